@@ -1,0 +1,64 @@
+//! Byte-level codecs for Redis persistence formats.
+//!
+//! Everything here is a pure function over byte slices: no I/O policy, no keyspace, no CLI, so
+//! every decoder can be fuzzed on its own. Decoders never panic on bad input and never allocate
+//! in proportion to a length field they have not yet checked against the bytes available.
+//!
+//! Layouts are described at the top of each module and, in prose, in `formats/README.md`.
+
+pub mod crc64;
+pub mod error;
+pub mod intset;
+pub mod length;
+pub mod listpack;
+pub mod lzf;
+pub mod rdb;
+pub mod string;
+pub mod ziplist;
+pub mod zipmap;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// One element of a compact encoding (listpack, ziplist, intset): either raw bytes or an integer
+/// the encoding stored in binary form. Redis treats both as the same string; `Int(5)` is "5".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+}
+
+impl<'a> Elem<'a> {
+    /// Append the element's string form (what Redis would return) to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match *self {
+            Elem::Bytes(b) => out.extend_from_slice(b),
+            Elem::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.write_to(&mut v);
+        v
+    }
+}
+
+/// Render bytes for a one-line message: printable ASCII as is, everything else `\xNN` / `\n`.
+pub fn escape_key(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len().min(256));
+    for &c in b.iter().take(256) {
+        match c {
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            b'\\' => s.push_str("\\\\"),
+            b'\'' => s.push_str("\\'"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    if b.len() > 256 {
+        s.push_str("...");
+    }
+    s
+}

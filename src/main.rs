@@ -1,0 +1,204 @@
+//! The `redkit` command line.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use redkit::filter::Filter;
+use redkit::rdbfile::RdbReader;
+use redkit::tools::{check_rdb, json, stats};
+
+#[derive(Parser)]
+#[command(name = "redkit", version, about = "Read, check and convert Redis RDB and AOF files")]
+struct Cli {
+    /// Fix "now" (unix milliseconds) for everything time-dependent, for reproducible output.
+    #[arg(long, global = true, value_name = "MS")]
+    now: Option<i64>,
+    /// No progress bar.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print an RDB file's keys as JSON Lines (schema: docs/json.md).
+    Json(JsonArgs),
+    /// Check an RDB file like redis-check-rdb: exit 0 when sane, 1 when not.
+    CheckRdb(CheckArgs),
+    /// Keys, sizes and elements per db, type and encoding; the biggest keys.
+    Stats(StatsArgs),
+}
+
+#[derive(Args)]
+struct FilterArgs {
+    /// Only this database (repeatable).
+    #[arg(long = "db", value_name = "N")]
+    dbs: Vec<u64>,
+    /// Only keys matching this regex (unanchored; matched against the key's bytes).
+    #[arg(long, value_name = "REGEX")]
+    key: Option<String>,
+    /// Leave out keys matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    not_key: Option<String>,
+    /// Only this type: string, list, set, zset, hash, stream, module (repeatable).
+    #[arg(long = "type", value_name = "T")]
+    types: Vec<String>,
+    /// Leave out keys that have already expired (see --now).
+    #[arg(long)]
+    no_expired: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum JsonFormat {
+    /// One JSON object per key (docs/json.md).
+    Jsonl,
+    /// redis-rdb-tools' shape: a list of one {key: value} object per database.
+    Rdbtools,
+}
+
+#[derive(Args)]
+struct JsonArgs {
+    /// RDB file, or - for stdin.
+    file: PathBuf,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Also print aux fields, functions and module aux data as leading records.
+    #[arg(long)]
+    meta: bool,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: JsonFormat,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// RDB file, or - for stdin.
+    file: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Also detect keys stored twice in one db (8 bytes of memory per key).
+    #[arg(long)]
+    dup_keys: bool,
+}
+
+#[derive(Args)]
+struct StatsArgs {
+    /// RDB file, or - for stdin.
+    file: PathBuf,
+    /// How many biggest keys to list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut msg = format!("{e:#}");
+            // Keep errors on one line: a key or path may hold a newline.
+            msg = msg.replace('\n', "\\n");
+            eprintln!("redkit: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn open(path: &Path) -> anyhow::Result<RdbReader> {
+    RdbReader::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let now = cli.now.unwrap_or_else(redkit::now_ms);
+    let progress = !cli.quiet;
+    match cli.cmd {
+        Cmd::Json(a) => {
+            let f = &a.filter;
+            let filter = Filter::new(
+                f.dbs.clone(),
+                f.key.as_deref(),
+                f.not_key.as_deref(),
+                &f.types,
+                f.no_expired.then_some(now),
+            )?;
+            let mut reader = open(&a.file)?;
+            let opts = json::JsonOpts {
+                filter,
+                meta: a.meta,
+                format: match a.format {
+                    JsonFormat::Jsonl => json::Format::Lines,
+                    JsonFormat::Rdbtools => json::Format::RdbTools,
+                },
+                progress,
+            };
+            let report = match &a.output {
+                Some(p) => {
+                    let file = File::create(p).with_context(|| format!("{}", p.display()))?;
+                    let mut w = BufWriter::with_capacity(1 << 20, file);
+                    let r = json::run(&mut reader, &opts, &mut w);
+                    w.flush()?;
+                    r
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+                    json::run(&mut reader, &opts, &mut w)
+                }
+            }
+            .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+            if report.trailing_bytes > 0 {
+                eprintln!(
+                    "warning: {} bytes after the end of the RDB were ignored",
+                    report.trailing_bytes
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::CheckRdb(a) => {
+            let opts = check_rdb::CheckOpts {
+                now_ms: now,
+                dup_keys: a.dup_keys,
+                progress: progress && !a.json,
+            };
+            let report = check_rdb::run(
+                &a.file.display().to_string(),
+                || RdbReader::open(&a.file),
+                &opts,
+            );
+            let mut out = std::io::stdout().lock();
+            if a.json {
+                writeln!(out, "{}", report.to_json())?;
+            } else {
+                out.write_all(check_rdb::render_text(&report).as_bytes())?;
+            }
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Stats(a) => {
+            let mut reader = open(&a.file)?;
+            let st = stats::run(&mut reader, a.top, progress && !a.json)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+            let mut out = std::io::stdout().lock();
+            if a.json {
+                writeln!(out, "{}", st.to_json())?;
+            } else {
+                out.write_all(st.render_text().as_bytes())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

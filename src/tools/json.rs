@@ -1,0 +1,598 @@
+//! `redkit json`: an RDB file as JSON Lines (schema in docs/json.md), or in redis-rdb-tools'
+//! shape with `--format rdbtools`.
+
+use std::io::Write;
+
+use rayon::prelude::*;
+use redkit_formats::rdb::consts::{encoding_name, kind_of, module_name, Family, Kind, TYPE_STRING};
+use redkit_formats::rdb::read::{
+    decode_value, Ctx, Group, Item, KeyRecord, Sink, StreamId, StreamMeta, Walker,
+};
+use redkit_formats::{string, Elem};
+
+use crate::batch::{drive, Batch, DriveOpts, Event};
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::jsonout as j;
+use crate::rdbfile::RdbReader;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Lines,
+    RdbTools,
+}
+
+pub struct JsonOpts {
+    pub filter: Filter,
+    pub meta: bool,
+    pub format: Format,
+    pub progress: bool,
+}
+
+/// Counts reported at the end (to stderr by the CLI).
+#[derive(Debug, Default)]
+pub struct JsonReport {
+    pub keys: u64,
+    pub empty_keys_skipped: u64,
+    pub trailing_bytes: u64,
+}
+
+/// Write the file's keys as JSON to `out`.
+pub fn run(reader: &mut RdbReader, opts: &JsonOpts, out: &mut dyn Write) -> Result<JsonReport> {
+    let ctx = Ctx::new(reader.header(), false);
+    let family = ctx.family;
+    let mut report = JsonReport::default();
+    let io = |e: std::io::Error| Error::Other(format!("writing output: {e}"));
+    let rdbtools = opts.format == Format::RdbTools;
+    let mut cur_db: Option<u64> = None;
+    if rdbtools {
+        out.write_all(b"[").map_err(io)?;
+    }
+    let filter = &opts.filter;
+    drive(
+        reader,
+        &DriveOpts {
+            progress: opts.progress,
+            ..DriveOpts::default()
+        },
+        |k, key| filter.keep(k, key),
+        |ev| {
+            match ev {
+                Event::Item(f) => {
+                    if opts.meta && !rdbtools {
+                        let mut buf = Vec::new();
+                        meta_record(&f.item, &mut buf)?;
+                        out.write_all(&buf).map_err(io)?;
+                    }
+                }
+                Event::Batch(b) => {
+                    let parts = render_batch(&ctx, b, family, rdbtools);
+                    for p in parts {
+                        let (bytes, n, empty, err) = p;
+                        if rdbtools {
+                            write_rdbtools(out, b, &bytes, &mut cur_db).map_err(io)?;
+                        } else {
+                            out.write_all(&bytes).map_err(io)?;
+                        }
+                        report.keys += n;
+                        report.empty_keys_skipped += empty;
+                        if let Some(e) = err {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    if rdbtools {
+        out.write_all(if cur_db.is_some() { b"}]\n" } else { b"]\n" })
+            .map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    report.trailing_bytes = reader.trailer().map_or(0, |t| t.trailing_bytes);
+    Ok(report)
+}
+
+/// rdbtools output: records arrive as `db\tkey:value` pieces; open a new object per db.
+fn write_rdbtools(
+    out: &mut dyn Write,
+    _b: &Batch,
+    bytes: &[u8],
+    cur_db: &mut Option<u64>,
+) -> std::io::Result<()> {
+    // Each record was rendered as "<db>\t<"key":value>\n".
+    for line in bytes.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+        let tab = line.iter().position(|&c| c == b'\t').unwrap_or(0);
+        let db: u64 = std::str::from_utf8(&line[..tab])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        match *cur_db {
+            None => out.write_all(b"{")?,
+            Some(d) if d != db => out.write_all(b"},\n{")?,
+            Some(_) => out.write_all(b",\n")?,
+        }
+        *cur_db = Some(db);
+        out.write_all(&line[tab + 1..])?;
+    }
+    Ok(())
+}
+
+type Part = (Vec<u8>, u64, u64, Option<Error>);
+
+/// Render a batch in parallel; parts come back in order. A part stops at its first error.
+fn render_batch(ctx: &Ctx, b: &Batch, family: Family, rdbtools: bool) -> Vec<Part> {
+    b.recs
+        .par_chunks(64)
+        .map_init(Walker::default, |w, recs| {
+            let mut out = Vec::with_capacity(recs.iter().map(|r| r.value.len() * 2).sum());
+            let (mut n, mut empty) = (0, 0);
+            for r in recs {
+                let rec = b.record(r);
+                let res = if rdbtools {
+                    render_rdbtools(ctx, w, &rec, b.key(r), &mut out)
+                } else {
+                    render_record(ctx, w, &rec, b.key(r), family, &mut out)
+                };
+                match res {
+                    Ok(true) => n += 1,
+                    Ok(false) => {
+                        empty += 1;
+                        eprintln!(
+                            "warning: [offset {}] skipping empty key '{}' (Redis drops empty keys on load)",
+                            r.start,
+                            redkit_formats::escape_key(b.key(r))
+                        );
+                    }
+                    Err(e) => return (out, n, empty, Some(e)),
+                }
+            }
+            (out, n, empty, None)
+        })
+        .collect()
+}
+
+/// Render one key as a JSON line. Returns false (and writes nothing) for an empty aggregate,
+/// which Redis would drop on load.
+pub fn render_record(
+    ctx: &Ctx,
+    w: &mut Walker,
+    rec: &KeyRecord<'_>,
+    key: &[u8],
+    family: Family,
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    let start = out.len();
+    let kind = kind_of(rec.rdb_type).unwrap_or(Kind::Module);
+    out.extend_from_slice(b"{\"db\":");
+    out.extend_from_slice(rec.db.to_string().as_bytes());
+    out.extend_from_slice(b",\"key\":");
+    j::bytes(out, key);
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(kind.name().as_bytes());
+    out.extend_from_slice(b"\",\"encoding\":\"");
+    out.extend_from_slice(value_encoding(rec, family).as_bytes());
+    out.extend_from_slice(b"\",\"expire_at_ms\":");
+    match rec.expire_ms {
+        Some(ms) => out.extend_from_slice(ms.to_string().as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"value\":");
+    let mut v = JsonValue::new(kind, false);
+    if let Err(e) = render_value(ctx, w, rec, &mut v, out) {
+        out.truncate(start);
+        return Err(e.into());
+    }
+    if v.is_empty_aggregate() {
+        out.truncate(start);
+        return Ok(false);
+    }
+    if v.fexp_n > 0 {
+        out.extend_from_slice(b",\"field_expire_at_ms\":");
+        out.push(if v.pairs { b'[' } else { b'{' });
+        out.extend_from_slice(&v.fexp);
+        out.push(if v.pairs { b']' } else { b'}' });
+    }
+    if let Some(i) = rec.lru_idle {
+        out.extend_from_slice(b",\"lru_idle_s\":");
+        out.extend_from_slice(i.to_string().as_bytes());
+    }
+    if let Some(f) = rec.lfu_freq {
+        out.extend_from_slice(b",\"lfu_freq\":");
+        out.extend_from_slice(f.to_string().as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(true)
+}
+
+/// The encoding name: for type-0 strings, how the string itself is stored.
+pub fn value_encoding(rec: &KeyRecord<'_>, family: Family) -> &'static str {
+    if rec.rdb_type == TYPE_STRING {
+        if let Ok((s, _)) = string::decode(rec.value) {
+            return s.encoding_name();
+        }
+    }
+    encoding_name(rec.rdb_type, family)
+}
+
+/// Decode the value into `out`; hashes and stream entries whose field names are not all UTF-8
+/// are rendered again as arrays of pairs.
+fn render_value(
+    ctx: &Ctx,
+    w: &mut Walker,
+    rec: &KeyRecord<'_>,
+    v: &mut JsonValue,
+    out: &mut Vec<u8>,
+) -> redkit_formats::Result<()> {
+    let vstart = out.len();
+    v.open(out);
+    decode_value(ctx, w, rec, &mut Target { v, out })?;
+    if v.non_utf8_field && !v.pairs {
+        out.truncate(vstart);
+        *v = JsonValue::new(v.kind, v.rdbtools);
+        v.pairs = true;
+        v.open(out);
+        decode_value(ctx, w, rec, &mut Target { v, out })?;
+    }
+    v.close(out);
+    Ok(())
+}
+
+/// The JSON rendering state of one value.
+struct JsonValue {
+    kind: Kind,
+    rdbtools: bool,
+    /// Hash fields as `[field, value]` pairs instead of an object.
+    pairs: bool,
+    n: u64,
+    non_utf8_field: bool,
+    fexp: Vec<u8>,
+    fexp_n: u64,
+    stream_entries: Vec<u8>,
+    stream_entries_n: u64,
+    meta: Option<StreamMeta>,
+    groups: Vec<u8>,
+    groups_n: u64,
+}
+
+impl JsonValue {
+    fn new(kind: Kind, rdbtools: bool) -> Self {
+        JsonValue {
+            kind,
+            rdbtools,
+            pairs: false,
+            n: 0,
+            non_utf8_field: false,
+            fexp: Vec::new(),
+            fexp_n: 0,
+            stream_entries: Vec::new(),
+            stream_entries_n: 0,
+            meta: None,
+            groups: Vec::new(),
+            groups_n: 0,
+        }
+    }
+
+    fn is_empty_aggregate(&self) -> bool {
+        self.n == 0 && matches!(self.kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash)
+    }
+
+    fn open(&self, out: &mut Vec<u8>) {
+        match self.kind {
+            Kind::List | Kind::Set => out.push(b'['),
+            Kind::Zset if self.rdbtools => out.push(b'{'),
+            Kind::Zset => out.push(b'['),
+            Kind::Hash if self.pairs => out.push(b'['),
+            Kind::Hash => out.push(b'{'),
+            Kind::String | Kind::Stream | Kind::Module => {}
+        }
+    }
+
+    fn close(&self, out: &mut Vec<u8>) {
+        match self.kind {
+            Kind::List | Kind::Set => out.push(b']'),
+            Kind::Zset if self.rdbtools => out.push(b'}'),
+            Kind::Zset => out.push(b']'),
+            Kind::Hash if self.pairs => out.push(b']'),
+            Kind::Hash => out.push(b'}'),
+            Kind::Stream => {
+                let m = self.meta.clone().unwrap_or_default();
+                out.extend_from_slice(b"{\"length\":");
+                out.extend_from_slice(m.length.to_string().as_bytes());
+                out.extend_from_slice(b",\"last_id\":");
+                id(out, Some(m.last_id));
+                out.extend_from_slice(b",\"first_id\":");
+                id(out, m.first_id);
+                out.extend_from_slice(b",\"max_deleted_id\":");
+                id(out, m.max_deleted_id);
+                out.extend_from_slice(b",\"entries_added\":");
+                opt_u64(out, m.entries_added);
+                out.extend_from_slice(b",\"entries\":[");
+                out.extend_from_slice(&self.stream_entries);
+                out.extend_from_slice(b"],\"groups\":[");
+                out.extend_from_slice(&self.groups);
+                out.extend_from_slice(b"]}");
+            }
+            Kind::String | Kind::Module => {}
+        }
+    }
+
+    fn sep(&mut self, out: &mut Vec<u8>) {
+        if self.n > 0 {
+            out.push(b',');
+        }
+        self.n += 1;
+    }
+}
+
+fn id(out: &mut Vec<u8>, id: Option<StreamId>) {
+    match id {
+        Some(i) => {
+            out.push(b'"');
+            out.extend_from_slice(i.to_string().as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        Some(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Hash-like field list: object when all names are UTF-8 (or in rdbtools mode), else pairs.
+fn field_pair(out: &mut Vec<u8>, pairs: bool, f: Elem<'_>, v: impl FnOnce(&mut Vec<u8>)) {
+    if pairs {
+        out.push(b'[');
+        j::elem(out, f);
+        out.push(b',');
+        v(out);
+        out.push(b']');
+    } else {
+        match f {
+            Elem::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(s) => j::string(out, s),
+                Err(_) => j::string(out, &String::from_utf8_lossy(b)),
+            },
+            Elem::Int(i) => {
+                out.push(b'"');
+                out.extend_from_slice(i.to_string().as_bytes());
+                out.push(b'"');
+            }
+        }
+        out.push(b':');
+        v(out);
+    }
+}
+
+struct Target<'v, 'o> {
+    v: &'v mut JsonValue,
+    out: &'o mut Vec<u8>,
+}
+
+impl Sink for Target<'_, '_> {
+    fn string(&mut self, b: &[u8]) {
+        if self.v.rdbtools {
+            j::string(self.out, &String::from_utf8_lossy(b));
+        } else {
+            j::bytes(self.out, b);
+        }
+        self.v.n += 1;
+    }
+
+    fn list_elem(&mut self, e: Elem<'_>) {
+        self.v.sep(self.out);
+        j::elem(self.out, e);
+    }
+
+    fn set_member(&mut self, e: Elem<'_>) {
+        self.v.sep(self.out);
+        j::elem(self.out, e);
+    }
+
+    fn zset_member(&mut self, m: Elem<'_>, score: f64) {
+        self.v.sep(self.out);
+        if self.v.rdbtools {
+            field_pair(self.out, false, m, |o| j::score(o, score));
+        } else {
+            self.out.push(b'[');
+            j::elem(self.out, m);
+            self.out.push(b',');
+            j::score(self.out, score);
+            self.out.push(b']');
+        }
+    }
+
+    fn hash_field(&mut self, f: Elem<'_>, v: Elem<'_>, expire_ms: Option<i64>) {
+        if !self.v.rdbtools && !j::elem_is_utf8(f) {
+            self.v.non_utf8_field = true;
+        }
+        self.v.sep(self.out);
+        let pairs = self.v.pairs;
+        field_pair(self.out, pairs, f, |o| j::elem(o, v));
+        if let Some(ms) = expire_ms {
+            if self.v.fexp_n > 0 {
+                self.v.fexp.push(b',');
+            }
+            self.v.fexp_n += 1;
+            field_pair(&mut self.v.fexp, pairs, f, |o| {
+                o.extend_from_slice(ms.to_string().as_bytes())
+            });
+        }
+    }
+
+    fn stream_entry(&mut self, sid: StreamId, fields: &[(Elem<'_>, Elem<'_>)]) {
+        let o = &mut self.v.stream_entries;
+        if self.v.stream_entries_n > 0 {
+            o.push(b',');
+        }
+        self.v.stream_entries_n += 1;
+        o.extend_from_slice(b"{\"id\":");
+        id(o, Some(sid));
+        o.extend_from_slice(b",\"fields\":");
+        let pairs = !fields.iter().all(|(f, _)| j::elem_is_utf8(*f));
+        o.push(if pairs { b'[' } else { b'{' });
+        for (i, (f, v)) in fields.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            field_pair(o, pairs, *f, |o| j::elem(o, *v));
+        }
+        o.push(if pairs { b']' } else { b'}' });
+        o.push(b'}');
+    }
+
+    fn stream_meta(&mut self, m: &StreamMeta) {
+        self.v.meta = Some(m.clone());
+    }
+
+    fn stream_group(&mut self, g: &Group) {
+        let o = &mut self.v.groups;
+        if self.v.groups_n > 0 {
+            o.push(b',');
+        }
+        self.v.groups_n += 1;
+        o.extend_from_slice(b"{\"name\":");
+        j::bytes(o, &g.name);
+        o.extend_from_slice(b",\"last_delivered_id\":");
+        id(o, Some(g.last_delivered_id));
+        o.extend_from_slice(b",\"entries_read\":");
+        opt_u64(o, g.entries_read);
+        o.extend_from_slice(b",\"pending\":[");
+        for (i, p) in g.pending.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            o.extend_from_slice(b"{\"id\":");
+            id(o, Some(p.id));
+            o.extend_from_slice(b",\"consumer\":");
+            match p.consumer.and_then(|c| g.consumers.get(c)) {
+                Some(c) => j::bytes(o, &c.name),
+                None => o.extend_from_slice(b"null"),
+            }
+            o.extend_from_slice(b",\"delivery_time_ms\":");
+            o.extend_from_slice(p.delivery_time_ms.to_string().as_bytes());
+            o.extend_from_slice(b",\"delivery_count\":");
+            o.extend_from_slice(p.delivery_count.to_string().as_bytes());
+            o.push(b'}');
+        }
+        o.extend_from_slice(b"],\"consumers\":[");
+        for (i, c) in g.consumers.iter().enumerate() {
+            if i > 0 {
+                o.push(b',');
+            }
+            o.extend_from_slice(b"{\"name\":");
+            j::bytes(o, &c.name);
+            o.extend_from_slice(b",\"seen_time_ms\":");
+            o.extend_from_slice(c.seen_time_ms.to_string().as_bytes());
+            o.extend_from_slice(b",\"active_time_ms\":");
+            opt_u64(o, c.active_time_ms);
+            o.extend_from_slice(b",\"pending\":[");
+            for (k, p) in c.pending.iter().enumerate() {
+                if k > 0 {
+                    o.push(b',');
+                }
+                id(o, Some(*p));
+            }
+            o.extend_from_slice(b"]}");
+        }
+        o.extend_from_slice(b"]}");
+    }
+
+    fn module(&mut self, module_id: u64, raw: &[u8]) {
+        let (name, version) = module_name(module_id);
+        self.out.extend_from_slice(b"{\"module\":");
+        j::string(self.out, &name);
+        self.out.extend_from_slice(b",\"version\":");
+        self.out.extend_from_slice(version.to_string().as_bytes());
+        self.out.extend_from_slice(b",\"raw\":{\"base64\":\"");
+        j::base64(self.out, raw);
+        self.out.extend_from_slice(b"\"}}");
+        self.v.n += 1;
+    }
+}
+
+/// rdbtools shape: `<db>\t"key":value\n`, reassembled into per-db objects by the writer.
+fn render_rdbtools(
+    ctx: &Ctx,
+    w: &mut Walker,
+    rec: &KeyRecord<'_>,
+    key: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<bool> {
+    let start = out.len();
+    let kind = kind_of(rec.rdb_type).unwrap_or(Kind::Module);
+    out.extend_from_slice(rec.db.to_string().as_bytes());
+    out.push(b'\t');
+    j::string(out, &String::from_utf8_lossy(key));
+    out.push(b':');
+    let mut v = JsonValue::new(kind, true);
+    if let Err(e) = render_value(ctx, w, rec, &mut v, out) {
+        out.truncate(start);
+        return Err(e.into());
+    }
+    if v.is_empty_aggregate() {
+        out.truncate(start);
+        return Ok(false);
+    }
+    out.push(b'\n');
+    Ok(true)
+}
+
+/// A `--meta` record for a non-key item, or nothing for items that are not worth a record.
+fn meta_record(item: &Item<'_>, out: &mut Vec<u8>) -> Result<()> {
+    let s = |out: &mut Vec<u8>, st: &redkit_formats::string::Str<'_>| -> Result<()> {
+        let mut scratch = Vec::new();
+        j::bytes(out, st.bytes(&mut scratch, 0)?);
+        Ok(())
+    };
+    match item {
+        Item::Aux { name, value } => {
+            out.extend_from_slice(b"{\"type\":\"aux\",\"name\":");
+            s(out, name)?;
+            out.extend_from_slice(b",\"value\":");
+            s(out, value)?;
+            out.extend_from_slice(b"}\n");
+        }
+        Item::Function { code } => {
+            out.extend_from_slice(b"{\"type\":\"function\",\"code\":");
+            s(out, code)?;
+            out.extend_from_slice(b"}\n");
+        }
+        Item::FunctionPreGa {
+            name,
+            engine,
+            description,
+            code,
+        } => {
+            out.extend_from_slice(b"{\"type\":\"function\",\"name\":");
+            s(out, name)?;
+            out.extend_from_slice(b",\"engine\":");
+            s(out, engine)?;
+            out.extend_from_slice(b",\"description\":");
+            match description {
+                Some(d) => s(out, d)?,
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(b",\"code\":");
+            s(out, code)?;
+            out.extend_from_slice(b"}\n");
+        }
+        Item::ModuleAux { module_id, raw } => {
+            let (name, version) = module_name(*module_id);
+            out.extend_from_slice(b"{\"type\":\"module_aux\",\"module\":");
+            j::string(out, &name);
+            out.extend_from_slice(b",\"version\":");
+            out.extend_from_slice(version.to_string().as_bytes());
+            out.extend_from_slice(b",\"raw\":{\"base64\":\"");
+            j::base64(out, raw);
+            out.extend_from_slice(b"\"}}\n");
+        }
+        _ => {}
+    }
+    Ok(())
+}
