@@ -52,8 +52,7 @@ impl Filter {
         if !self.dbs.is_empty() && !self.dbs.contains(&k.db) {
             return false;
         }
-        if !self.kinds.is_empty() && !kind_of(k.rdb_type).is_some_and(|t| self.kinds.contains(&t))
-        {
+        if !self.kinds.is_empty() && !kind_of(k.rdb_type).is_some_and(|t| self.kinds.contains(&t)) {
             return false;
         }
         if let (Some(now), Some(exp)) = (self.expired_before, k.expire_ms) {

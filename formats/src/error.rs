@@ -126,7 +126,11 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[offset {}] {} (while reading {}", self.offset, self.kind, self.doing)?;
+        write!(
+            f,
+            "[offset {}] {} (while reading {}",
+            self.offset, self.kind, self.doing
+        )?;
         if let Some(k) = &self.key {
             write!(f, " of key '{}'", crate::escape_key(k))?;
         }

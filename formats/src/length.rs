@@ -111,7 +111,11 @@ mod tests {
 
     #[test]
     fn truncation_is_reported_as_incomplete() {
-        for full in [vec![0x40, 1], vec![0x80, 0, 0, 1, 0], vec![0x81, 0, 0, 0, 0, 0, 0, 1, 0]] {
+        for full in [
+            vec![0x40, 1],
+            vec![0x80, 0, 0, 1, 0],
+            vec![0x81, 0, 0, 0, 0, 0, 0, 1, 0],
+        ] {
             for cut in 0..full.len() {
                 let e = decode(&full[..cut]).unwrap_err();
                 assert!(e.is_incomplete(), "{full:?} cut at {cut}: {e}");

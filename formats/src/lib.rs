@@ -32,7 +32,7 @@ impl<'a> Elem<'a> {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         match *self {
             Elem::Bytes(b) => out.extend_from_slice(b),
-            Elem::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+            Elem::Int(i) => out.extend_from_slice(fmt_i64(i, &mut [0u8; 20])),
         }
     }
 
@@ -61,4 +61,35 @@ pub fn escape_key(b: &[u8]) -> String {
         s.push_str("...");
     }
     s
+}
+
+/// Format an integer in decimal into `buf` without allocating; returns the digits.
+pub fn fmt_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fmt_i64_matches_to_string_at_the_edges() {
+        for v in [0, 1, -1, 9, 10, -10, 12345, i64::MAX, i64::MIN] {
+            assert_eq!(fmt_i64(v, &mut [0; 20]), v.to_string().as_bytes());
+        }
+    }
 }

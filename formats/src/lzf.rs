@@ -51,7 +51,8 @@ fn lzf_err(msg: &'static str, offset: usize) -> Error {
 }
 
 /// Decompress `input`, which must expand to exactly `expected_len` bytes, into `out`
-/// (cleared first; its allocation is reused).
+/// (cleared first; its allocation is reused). On error `out` holds the bytes decoded before
+/// the bad instruction.
 ///
 /// Errors (offsets are positions in `input`): the claimed size is more than the input could
 /// produce, an instruction is cut off by the end of the input, the output would grow past
@@ -66,69 +67,97 @@ pub fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> 
             "LZF uncompressed length",
         ));
     }
-    out.reserve(expected_len);
+    // Work on a zero-filled buffer of the final size; on error keep only what was produced.
+    out.resize(expected_len, 0);
+    match decode(input, out) {
+        Ok(()) => Ok(()),
+        Err((e, produced)) => {
+            out.truncate(produced);
+            Err(e)
+        }
+    }
+}
 
+/// Decode into `buf`, which must be filled exactly. On error also returns how many bytes of
+/// `buf` were produced.
+fn decode(input: &[u8], buf: &mut [u8]) -> std::result::Result<(), (Error, usize)> {
+    let cap = buf.len();
     let mut ip = 0usize;
+    let mut op = 0usize;
     while let Some(&ctrl) = input.get(ip) {
-        let op_start = ip;
+        let at = ip;
         ip += 1;
         if ctrl < 0x20 {
             let run = usize::from(ctrl) + 1;
-            let Some(lit) = input.get(ip..ip + run) else {
-                return Err(lzf_err("literal run cut off by end of input", op_start));
-            };
-            if run > expected_len - out.len() {
-                return Err(lzf_err("output longer than announced", op_start));
+            if run > cap - op {
+                return Err((lzf_err("output longer than announced", at), op));
             }
-            out.extend_from_slice(lit);
+            // Fast path: copy a fixed 32 bytes when both sides have room (the extra bytes
+            // written past the run are overwritten by what follows, and never read first).
+            if let (Some(src), Some(dst)) = (
+                input.get(ip..ip + MAX_LITERAL),
+                buf.get_mut(op..op + MAX_LITERAL),
+            ) {
+                dst.copy_from_slice(src);
+            } else {
+                let Some(src) = input.get(ip..ip + run) else {
+                    return Err((lzf_err("literal run cut off by end of input", at), op));
+                };
+                buf[op..op + run].copy_from_slice(src);
+            }
             ip += run;
+            op += run;
         } else {
             let mut len = usize::from(ctrl >> 5);
             if len == 7 {
                 let Some(&extra) = input.get(ip) else {
-                    return Err(lzf_err("back-reference cut off by end of input", op_start));
+                    return Err((lzf_err("back-reference cut off by end of input", at), op));
                 };
                 len += usize::from(extra);
                 ip += 1;
             }
             let Some(&lo) = input.get(ip) else {
-                return Err(lzf_err("back-reference cut off by end of input", op_start));
+                return Err((lzf_err("back-reference cut off by end of input", at), op));
             };
             ip += 1;
             let dist = ((usize::from(ctrl & 0x1f) << 8) | usize::from(lo)) + 1;
             let total = len + 2;
-            if total > expected_len - out.len() {
-                return Err(lzf_err("output longer than announced", op_start));
+            if total > cap - op {
+                return Err((lzf_err("output longer than announced", at), op));
             }
-            if dist > out.len() {
-                return Err(lzf_err("back-reference before start of output", op_start));
+            if dist > op {
+                return Err((lzf_err("back-reference before start of output", at), op));
             }
-            copy_back(out, dist, total);
+            copy_back(buf, op, dist, total);
+            op += total;
         }
     }
-    if out.len() != expected_len {
-        return Err(lzf_err("output shorter than announced", input.len()));
+    if op != cap {
+        return Err((lzf_err("output shorter than announced", input.len()), op));
     }
     Ok(())
 }
 
-/// Append `total` bytes copied from `dist` bytes back, with overlap meaning repetition.
-/// Caller guarantees `1 <= dist <= out.len()`.
+/// Write `total` bytes at `op` copied from `dist` bytes back, where an overlap means
+/// repetition. Caller guarantees `1 <= dist <= op` and `op + total <= buf.len()`.
 #[inline]
-fn copy_back(out: &mut Vec<u8>, dist: usize, total: usize) {
-    let start = out.len() - dist;
-    if dist >= total {
-        out.extend_from_within(start..start + total);
-        return;
-    }
-    // Overlapping: everything from `start` on is periodic with period `dist`, and each round
-    // begins at a multiple of `dist` past `start`, so copying from `start` keeps the pattern;
-    // the copied span doubles every round.
-    let mut left = total;
-    while left > 0 {
-        let chunk = left.min(out.len() - start);
-        out.extend_from_within(start..start + chunk);
-        left -= chunk;
+fn copy_back(buf: &mut [u8], op: usize, dist: usize, total: usize) {
+    const SHORT: usize = 16;
+    let src = op - dist;
+    if dist >= SHORT && total <= SHORT && op + SHORT <= buf.len() {
+        // Fixed-size copy; the source lies entirely before `op` since dist >= 16.
+        buf.copy_within(src..src + SHORT, op);
+    } else if dist >= total {
+        buf.copy_within(src..src + total, op);
+    } else {
+        // Overlapping: the output from `src` on repeats with period `dist`. Copy in rounds
+        // that start at multiples of `dist` past `src`, doubling the span each time.
+        let mut done = 0;
+        while done < total {
+            let chunk = (total - done).min(op + done - src);
+            buf.copy_within(src..src + chunk, op + done);
+            done += chunk;
+        }
     }
 }
 
@@ -155,43 +184,44 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
     let limit = n - 1;
     let mut out = Vec::with_capacity(n);
 
-    // Hash table of the last position (+1, so 0 means empty) where each 3-byte prefix was seen.
-    // Sized to the input so short strings do not pay for a large zeroed table.
+    // Hash table from a 3-byte prefix to the last position it was seen at (truncated to 32
+    // bits; distances are computed with wrapping arithmetic and every candidate is verified,
+    // so stale or zero-initialised slots are harmless). Sized to the input so short strings do
+    // not pay for a large zeroed table.
     let bits = table_bits(n);
-    let mut table = vec![0usize; 1 << bits];
+    let mut table = vec![0u32; 1 << bits];
 
     let mut lit_start = 0usize;
     let mut i = 0usize;
+    let mut key = if n >= MIN_MATCH { read3(input, 0) } else { 0 };
     while i + MIN_MATCH <= n {
-        let key = read3(input, i);
         let slot = hash(key, bits);
-        let cand = table[slot];
-        table[slot] = i + 1;
-        if cand != 0 {
-            let r = cand - 1;
-            let dist = i - r;
-            if dist <= MAX_DISTANCE && read3(input, r) == key {
-                let max = (n - i).min(MAX_MATCH);
-                let mut len = MIN_MATCH;
-                while len < max && input[r + len] == input[i + len] {
-                    len += 1;
-                }
-                emit_literals(&mut out, &input[lit_start..i]);
-                emit_backref(&mut out, dist, len);
-                if out.len() > limit {
-                    return None;
-                }
-                let end = i + len;
-                // Remember the last two positions inside the match, which helps on runs.
-                for p in end.saturating_sub(INSERT_BACK)..end {
-                    if p > i && p + MIN_MATCH <= n {
-                        table[hash(read3(input, p), bits)] = p + 1;
-                    }
-                }
-                i = end;
-                lit_start = i;
-                continue;
+        let seen = table[slot];
+        table[slot] = i as u32;
+        let dist = (i as u32).wrapping_sub(seen) as usize;
+        if dist != 0 && dist <= MAX_DISTANCE && dist <= i && read3(input, i - dist) == key {
+            let r = i - dist;
+            let max = (n - i).min(MAX_MATCH);
+            let len =
+                MIN_MATCH + common_prefix(&input[r + MIN_MATCH..], &input[i + MIN_MATCH..i + max]);
+            emit_literals(&mut out, &input[lit_start..i]);
+            emit_backref(&mut out, dist, len);
+            if out.len() > limit {
+                return None;
             }
+            let end = i + len;
+            // Remember the last positions inside the match, which helps on runs.
+            for p in end.saturating_sub(INSERT_BACK).max(i + 1)..end {
+                if p + MIN_MATCH <= n {
+                    table[hash(read3(input, p), bits)] = p as u32;
+                }
+            }
+            i = end;
+            lit_start = i;
+            if i + MIN_MATCH <= n {
+                key = read3(input, i);
+            }
+            continue;
         }
         i += 1;
         // Literal bytes cost themselves plus one control byte per 32; if what is pending
@@ -200,12 +230,40 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
         if out.len() + pending + pending.div_ceil(MAX_LITERAL) > limit {
             return None;
         }
+        if let Some(&next) = input.get(i + 2) {
+            key = ((key << 8) | u32::from(next)) & 0x00FF_FFFF;
+        }
     }
     emit_literals(&mut out, &input[lit_start..]);
     if out.len() > limit {
         return None;
     }
     Some(out)
+}
+
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut done = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff = word(x) ^ word(y);
+        if diff != 0 {
+            return done + (diff.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + a[done..]
+        .iter()
+        .zip(&b[done..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    b.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
 }
 
 #[inline]
@@ -542,8 +600,10 @@ mod tests {
         let mut out = vec![1, 2, 3];
         decompress_into(&c, 100, &mut out).unwrap();
         assert_eq!(out, vec![7u8; 100]);
-        // A failing call leaves no stale data claiming to be valid.
+        // A failing call keeps only what was decoded before the error.
         assert!(decompress_into(&c, 99, &mut out).is_err());
+        assert!(out.len() < 99);
+        assert!(out.iter().all(|&b| b == 7));
         decompress_into(b"", 0, &mut out).unwrap();
         assert!(out.is_empty());
     }

@@ -37,7 +37,7 @@ impl<'a> Str<'a> {
             Str::Raw(b) => Ok(b),
             Str::Int(i) => {
                 scratch.clear();
-                scratch.extend_from_slice(i.to_string().as_bytes());
+                scratch.extend_from_slice(crate::fmt_i64(i, &mut [0u8; 20]));
                 Ok(scratch)
             }
             Str::Lzf { compressed, len } => {
@@ -119,7 +119,11 @@ pub fn decode(data: &[u8]) -> Result<(Str<'_>, usize)> {
                 return Err(Error::eof(clen - avail, start as u64, "LZF string"));
             }
             let ulen = usize::try_from(ulen).map_err(|_| {
-                Error::new(ErrorKind::BadLength(ulen), 1 + a as u64, "LZF string header")
+                Error::new(
+                    ErrorKind::BadLength(ulen),
+                    1 + a as u64,
+                    "LZF string header",
+                )
             })?;
             let end = start + clen as usize;
             Ok((

@@ -132,7 +132,11 @@ fn fingerprint(db: u64, key: &[u8]) -> u64 {
 }
 
 /// Check a file. Never fails itself: problems end up in `report.error`.
-pub fn run(path_for_display: &str, open: impl FnOnce() -> Result<RdbReader>, opts: &CheckOpts) -> CheckReport {
+pub fn run(
+    path_for_display: &str,
+    open: impl FnOnce() -> Result<RdbReader>,
+    opts: &CheckOpts,
+) -> CheckReport {
     let mut report = CheckReport::default();
     report
         .lines
@@ -160,7 +164,6 @@ pub fn run(path_for_display: &str, open: impl FnOnce() -> Result<RdbReader>, opt
             &mut reader,
             &DriveOpts {
                 progress: opts.progress,
-                ..DriveOpts::default()
             },
             |k, key| {
                 let c = counts.entry(k.db).or_default();
@@ -178,20 +181,18 @@ pub fn run(path_for_display: &str, open: impl FnOnce() -> Result<RdbReader>, opt
             },
             |ev| {
                 match ev {
-                    Event::Batch(b) => {
-                        let results: Vec<(u64, Option<Error>)> = b
-                            .recs
+                    Event::Keys(keys) => {
+                        let results: Vec<(u64, Option<Error>)> = keys
                             .par_chunks(64)
-                            .map_init(Walker::default, |w, recs| {
+                            .map_init(Walker::default, |w, ks| {
                                 let mut empty = 0;
-                                for r in recs {
-                                    let rec = b.record(r);
+                                for k in ks {
                                     let mut c = CountSink::default();
-                                    if let Err(e) = decode_value(&ctx, w, &rec, &mut c) {
+                                    if let Err(e) = decode_value(&ctx, w, &k.rec, &mut c) {
                                         return (empty, Some(Error::Format(e)));
                                     }
                                     let aggregate = matches!(
-                                        kind_of(r.rdb_type),
+                                        kind_of(k.rec.rdb_type),
                                         Some(Kind::List | Kind::Set | Kind::Zset | Kind::Hash)
                                     );
                                     if aggregate && c.0 == 0 {
@@ -223,9 +224,9 @@ pub fn run(path_for_display: &str, open: impl FnOnce() -> Result<RdbReader>, opt
                                     .push(format!("[offset {at}] AUX FIELD {n} = '{v}'"));
                                 report.aux.push((n, v));
                             }
-                            Item::SelectDb(db) => {
-                                report.lines.push(format!("[offset {at}] Selecting DB ID {db}"))
-                            }
+                            Item::SelectDb(db) => report
+                                .lines
+                                .push(format!("[offset {at}] Selecting DB ID {db}")),
                             Item::Function { .. } | Item::FunctionPreGa { .. } => {
                                 report.functions += 1;
                                 report.lines.push(format!("[offset {at}] Function library"));

@@ -10,7 +10,7 @@ use redkit_formats::rdb::read::{
 };
 use redkit_formats::{string, Elem};
 
-use crate::batch::{drive, Batch, DriveOpts, Event};
+use crate::batch::{drive, DriveOpts, Event, KeyItem};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::jsonout as j;
@@ -53,7 +53,6 @@ pub fn run(reader: &mut RdbReader, opts: &JsonOpts, out: &mut dyn Write) -> Resu
         reader,
         &DriveOpts {
             progress: opts.progress,
-            ..DriveOpts::default()
         },
         |k, key| filter.keep(k, key),
         |ev| {
@@ -65,12 +64,12 @@ pub fn run(reader: &mut RdbReader, opts: &JsonOpts, out: &mut dyn Write) -> Resu
                         out.write_all(&buf).map_err(io)?;
                     }
                 }
-                Event::Batch(b) => {
-                    let parts = render_batch(&ctx, b, family, rdbtools);
+                Event::Keys(keys) => {
+                    let parts = render_keys(&ctx, keys, family, rdbtools);
                     for p in parts {
                         let (bytes, n, empty, err) = p;
                         if rdbtools {
-                            write_rdbtools(out, b, &bytes, &mut cur_db).map_err(io)?;
+                            write_rdbtools(out, &bytes, &mut cur_db).map_err(io)?;
                         } else {
                             out.write_all(&bytes).map_err(io)?;
                         }
@@ -97,7 +96,6 @@ pub fn run(reader: &mut RdbReader, opts: &JsonOpts, out: &mut dyn Write) -> Resu
 /// rdbtools output: records arrive as `db\tkey:value` pieces; open a new object per db.
 fn write_rdbtools(
     out: &mut dyn Write,
-    _b: &Batch,
     bytes: &[u8],
     cur_db: &mut Option<u64>,
 ) -> std::io::Result<()> {
@@ -121,19 +119,17 @@ fn write_rdbtools(
 
 type Part = (Vec<u8>, u64, u64, Option<Error>);
 
-/// Render a batch in parallel; parts come back in order. A part stops at its first error.
-fn render_batch(ctx: &Ctx, b: &Batch, family: Family, rdbtools: bool) -> Vec<Part> {
-    b.recs
-        .par_chunks(64)
-        .map_init(Walker::default, |w, recs| {
-            let mut out = Vec::with_capacity(recs.iter().map(|r| r.value.len() * 2).sum());
+/// Render keys in parallel; parts come back in order. A part stops at its first error.
+fn render_keys(ctx: &Ctx, keys: &[KeyItem<'_>], family: Family, rdbtools: bool) -> Vec<Part> {
+    keys.par_chunks(64)
+        .map_init(Walker::default, |w, ks| {
+            let mut out = Vec::with_capacity(ks.iter().map(|k| k.rec.value.len() * 2).sum());
             let (mut n, mut empty) = (0, 0);
-            for r in recs {
-                let rec = b.record(r);
+            for k in ks {
                 let res = if rdbtools {
-                    render_rdbtools(ctx, w, &rec, b.key(r), &mut out)
+                    render_rdbtools(ctx, w, &k.rec, &k.key, &mut out)
                 } else {
-                    render_record(ctx, w, &rec, b.key(r), family, &mut out)
+                    render_record(ctx, w, &k.rec, &k.key, family, &mut out)
                 };
                 match res {
                     Ok(true) => n += 1,
@@ -141,8 +137,8 @@ fn render_batch(ctx: &Ctx, b: &Batch, family: Family, rdbtools: bool) -> Vec<Par
                         empty += 1;
                         eprintln!(
                             "warning: [offset {}] skipping empty key '{}' (Redis drops empty keys on load)",
-                            r.start,
-                            redkit_formats::escape_key(b.key(r))
+                            k.start,
+                            redkit_formats::escape_key(&k.key)
                         );
                     }
                     Err(e) => return (out, n, empty, Some(e)),

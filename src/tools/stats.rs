@@ -79,34 +79,29 @@ pub fn run(reader: &mut RdbReader, top: usize, progress: bool) -> Result<Stats> 
     };
     drive(
         reader,
-        &DriveOpts {
-            progress,
-            ..DriveOpts::default()
-        },
+        &DriveOpts { progress },
         |_, _| true,
         |ev| {
             match ev {
-                Event::Batch(b) => {
-                    let per: Vec<Result<Vec<(BigKey, bool)>>> = b
-                        .recs
+                Event::Keys(keys) => {
+                    let per: Vec<Result<Vec<(BigKey, bool)>>> = keys
                         .par_chunks(128)
-                        .map_init(Walker::default, |w, recs| {
-                            let mut v = Vec::with_capacity(recs.len());
-                            for r in recs {
-                                let rec = b.record(r);
+                        .map_init(Walker::default, |w, ks| {
+                            let mut v = Vec::with_capacity(ks.len());
+                            for k in ks {
                                 let mut c = CountSink::default();
-                                decode_value(&ctx, w, &rec, &mut c)?;
-                                let kind = kind_of(r.rdb_type).unwrap_or(Kind::Module);
+                                decode_value(&ctx, w, &k.rec, &mut c)?;
+                                let kind = kind_of(k.rec.rdb_type).unwrap_or(Kind::Module);
                                 v.push((
                                     BigKey {
-                                        db: r.db,
-                                        key: b.key(r).to_vec(),
+                                        db: k.rec.db,
+                                        key: k.key.to_vec(),
                                         kind: kind.name(),
-                                        encoding: value_encoding(&rec, family),
-                                        bytes: r.value_offset - r.start + r.value.len() as u64,
+                                        encoding: value_encoding(&k.rec, family),
+                                        bytes: k.record_len(),
                                         elements: c.0,
                                     },
-                                    r.expire_ms.is_some(),
+                                    k.rec.expire_ms.is_some(),
                                 ));
                             }
                             Ok(v)
@@ -155,7 +150,8 @@ pub fn run(reader: &mut RdbReader, top: usize, progress: bool) -> Result<Stats> 
         v
     };
     st.by_bytes = sorted(heap_b);
-    st.by_bytes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
+    st.by_bytes
+        .sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
     st.by_elements = sorted(heap_e);
     st.by_elements
         .sort_by(|a, b| b.elements.cmp(&a.elements).then(a.key.cmp(&b.key)));

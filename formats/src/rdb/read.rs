@@ -84,7 +84,11 @@ pub fn parse_header(data: &[u8]) -> Result<Header> {
     } else if head(6) == Some(b"VALKEY") {
         (Family::Valkey, data.get(6..9))
     } else if data.len() < 6 && (b"REDIS".starts_with(data) || b"VALKEY".starts_with(data)) {
-        return Err(Error::eof((6 - data.len()) as u64, data.len() as u64, "header"));
+        return Err(Error::eof(
+            (6 - data.len()) as u64,
+            data.len() as u64,
+            "header",
+        ));
     } else {
         return Err(Error::new(ErrorKind::BadMagic, 0, "header"));
     };
@@ -185,6 +189,17 @@ impl<'a> Cursor<'a> {
     /// A length field; a special-encoding byte here is corruption.
     #[inline]
     pub fn length(&mut self, doing: &'static str) -> Result<u64> {
+        if let Some(&b) = self.data.get(self.pos) {
+            if b < 0x40 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.length_slow(doing)
+    }
+
+    #[inline(never)]
+    fn length_slow(&mut self, doing: &'static str) -> Result<u64> {
         let at = self.offset();
         let (l, n) = length::decode(self.rest()).map_err(|e| retag(e.rebase(at), doing))?;
         match l {
@@ -208,6 +223,21 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     pub fn string(&mut self, doing: &'static str) -> Result<Str<'a>> {
+        // Fast path: a short plain string (6-bit length), by far the most common case.
+        let rest = self.rest();
+        if let Some(&b) = rest.first() {
+            if b < 0x40 {
+                if let Some(s) = rest.get(1..1 + b as usize) {
+                    self.pos += 1 + b as usize;
+                    return Ok(Str::Raw(s));
+                }
+            }
+        }
+        self.string_slow(doing)
+    }
+
+    #[inline(never)]
+    fn string_slow(&mut self, doing: &'static str) -> Result<Str<'a>> {
         let at = self.offset();
         let (s, n) = string::decode(self.rest()).map_err(|e| retag(e.rebase(at), doing))?;
         self.pos += n;
@@ -587,7 +617,7 @@ pub struct Consumer {
 pub struct Group {
     pub name: Vec<u8>,
     pub last_delivered_id: StreamId,
-    /// Not stored before type 19.
+    /// Not stored before type 19; None also when Redis stored -1 (unknown).
     pub entries_read: Option<u64>,
     pub pending: Vec<PendingEntry>,
     pub consumers: Vec<Consumer>,
@@ -631,7 +661,7 @@ pub struct Walker {
     a: Vec<u8>,
     b: Vec<u8>,
     blob: Vec<u8>,
-    fingerprints: Vec<u64>,
+    dups: DupTable,
 }
 
 /// Decode the value of a framed record into `sink`.
@@ -673,20 +703,96 @@ fn elem_score(e: Elem<'_>) -> Option<f64> {
     }
 }
 
-/// 64-bit FNV-1a of an element's string form, for duplicate detection in deep checks.
+/// A 64-bit hash of an element's string form (integers hash as their decimal text, so `Int(5)`
+/// and `Bytes("5")` collide as they should), for duplicate detection in deep checks.
 fn fingerprint(e: Elem<'_>) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    let mut eat = |b: &[u8]| {
-        for &c in b {
-            h ^= u64::from(c);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    };
     match e {
-        Elem::Bytes(b) => eat(b),
-        Elem::Int(i) => eat(i.to_string().as_bytes()),
+        Elem::Bytes(b) => hash_bytes(b),
+        Elem::Int(i) => {
+            let mut buf = [0u8; 20];
+            hash_bytes(crate::fmt_i64(i, &mut buf))
+        }
     }
-    h
+}
+
+/// Word-at-a-time multiplicative hash. Duplicates are judged by hash alone: a false positive
+/// between two members of one value is about n^2/2^65 likely (3e-14 for 1000 members).
+fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    let r = chunks.remainder();
+    if !r.is_empty() {
+        let mut t = [0u8; 8];
+        t[..r.len()].copy_from_slice(r);
+        h = (h ^ u64::from_le_bytes(t)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    h ^ (h >> 32)
+}
+
+/// Open-addressing set of fingerprints, reused across values (no per-value allocation).
+#[derive(Default)]
+struct DupTable {
+    slots: Vec<u64>,
+    used: usize,
+    has_zero: bool,
+    /// Set by `note` when an insert found the hash already present.
+    dup_seen: bool,
+}
+
+impl DupTable {
+    fn clear(&mut self) {
+        if self.used > 0 {
+            self.slots.iter_mut().for_each(|s| *s = 0);
+        }
+        self.used = 0;
+        self.has_zero = false;
+        self.dup_seen = false;
+    }
+
+    fn note(&mut self, h: u64) {
+        if !self.insert(h) {
+            self.dup_seen = true;
+        }
+    }
+
+    /// Insert; false when already present.
+    fn insert(&mut self, h: u64) -> bool {
+        if h == 0 {
+            return !std::mem::replace(&mut self.has_zero, true);
+        }
+        if (self.used + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            match self.slots[i] {
+                0 => {
+                    self.slots[i] = h;
+                    self.used += 1;
+                    return true;
+                }
+                x if x == h => return false,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![0; n]);
+        self.used = 0;
+        for h in old.into_iter().filter(|&h| h != 0) {
+            self.insert(h);
+        }
+    }
 }
 
 impl Walker {
@@ -700,7 +806,7 @@ impl Walker {
     ) -> Result<()> {
         let check_dups = S::DECODE && ctx.deep;
         if check_dups {
-            self.fingerprints.clear();
+            self.dups.clear();
         }
         let start = cur.offset();
         match t {
@@ -729,7 +835,7 @@ impl Walker {
                             sink.list_elem(e);
                         } else {
                             if check_dups {
-                                self.fingerprints.push(fingerprint(e));
+                                self.dups.note(fingerprint(e));
                             }
                             sink.set_member(e);
                         }
@@ -769,11 +875,15 @@ impl Walker {
                     };
                     if S::DECODE {
                         if score.is_nan() && ctx.deep {
-                            return Err(Error::corrupt("zset score is NaN", score_at, "zset score"));
+                            return Err(Error::corrupt(
+                                "zset score is NaN",
+                                score_at,
+                                "zset score",
+                            ));
                         }
                         let e = Elem::Bytes(m.bytes(&mut self.a, at)?);
                         if check_dups {
-                            self.fingerprints.push(fingerprint(e));
+                            self.dups.note(fingerprint(e));
                         }
                         sink.zset_member(e, score);
                     }
@@ -791,7 +901,7 @@ impl Walker {
                         let f = Elem::Bytes(f.bytes(&mut self.a, fa)?);
                         let v = Elem::Bytes(v.bytes(&mut self.b, va)?);
                         if check_dups {
-                            self.fingerprints.push(fingerprint(f));
+                            self.dups.note(fingerprint(f));
                         }
                         sink.hash_field(f, v, None);
                     }
@@ -810,7 +920,7 @@ impl Walker {
                         let f = Elem::Bytes(f.bytes(&mut self.a, fa)?);
                         let v = Elem::Bytes(v.bytes(&mut self.b, va)?);
                         if check_dups {
-                            self.fingerprints.push(fingerprint(f));
+                            self.dups.note(fingerprint(f));
                         }
                         sink.hash_field(f, v, (ttl != -1).then_some(ttl));
                     }
@@ -853,7 +963,7 @@ impl Walker {
                         let f = Elem::Bytes(f.bytes(&mut self.a, fa)?);
                         let v = Elem::Bytes(v.bytes(&mut self.b, va)?);
                         if check_dups {
-                            self.fingerprints.push(fingerprint(f));
+                            self.dups.note(fingerprint(f));
                         }
                         sink.hash_field(f, v, exp);
                     }
@@ -890,7 +1000,7 @@ impl Walker {
                     let base = BlobBase::of(&s, at, cur.offset());
                     let blob = s.bytes(&mut self.blob, at)?;
                     sink.blob(t, blob);
-                    walk_blob(ctx, t, blob, base, sink, &mut self.fingerprints, check_dups)?;
+                    walk_blob(ctx, t, blob, base, sink, &mut self.dups, check_dups)?;
                 }
             }
             TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
@@ -930,7 +1040,7 @@ impl Walker {
                     };
                     // Redis skips empty nodes on load (an old bug could write them), so an
                     // empty node is not an error; a list left empty is an empty key.
-                    let mut no_fp = Vec::new();
+                    let mut no_fp = DupTable::default();
                     walk_blob(ctx, sub, blob, base, sink, &mut no_fp, false)?;
                 }
             }
@@ -939,15 +1049,8 @@ impl Walker {
             }
             t => return Err(Error::new(ErrorKind::UnknownType(t), start, "value type")),
         }
-        if check_dups && self.fingerprints.len() > 1 {
-            self.fingerprints.sort_unstable();
-            if self.fingerprints.windows(2).any(|w| w[0] == w[1]) {
-                return Err(Error::corrupt(
-                    "duplicate member or field",
-                    start,
-                    "value",
-                ));
-            }
+        if check_dups && self.dups.dup_seen {
+            return Err(Error::corrupt("duplicate member or field", start, "value"));
         }
         Ok(())
     }
@@ -1021,8 +1124,9 @@ impl Walker {
                 ms: cur.length("stream group last id")?,
                 seq: cur.length("stream group last id")?,
             };
+            // Redis stores -1 (as an unsigned length) when it does not know the count.
             let entries_read = if v2 {
-                Some(cur.length("stream group entries read")?)
+                Some(cur.length("stream group entries read")?).filter(|&n| n != u64::MAX)
             } else {
                 None
             };
@@ -1034,9 +1138,8 @@ impl Walker {
                 let delivery_time_ms = cur.u64_le("stream PEL delivery time")?;
                 let delivery_count = cur.length("stream PEL delivery count")?;
                 if S::DECODE {
-                    let id = StreamId::from_be(id).ok_or_else(|| {
-                        Error::corrupt("bad PEL id", ida, "stream PEL id")
-                    })?;
+                    let id = StreamId::from_be(id)
+                        .ok_or_else(|| Error::corrupt("bad PEL id", ida, "stream PEL id"))?;
                     pending.push(PendingEntry {
                         id,
                         delivery_time_ms,
@@ -1134,7 +1237,7 @@ fn walk_blob<S: Sink>(
     blob: &[u8],
     base: BlobBase,
     sink: &mut S,
-    fp: &mut Vec<u64>,
+    fp: &mut DupTable,
     check_dups: bool,
 ) -> Result<u64> {
     let mut count = 0u64;
@@ -1233,7 +1336,7 @@ fn pairs<'b, S: Sink, I: Iterator<Item = Result<Elem<'b>>>>(
     t: u8,
     mut it: I,
     sink: &mut S,
-    fp: &mut Vec<u64>,
+    fp: &mut DupTable,
     check_dups: bool,
 ) -> Result<u64> {
     let mut n = 0u64;
@@ -1248,7 +1351,7 @@ fn pairs<'b, S: Sink, I: Iterator<Item = Result<Elem<'b>>>>(
             for e in it {
                 let e = e?;
                 if check_dups {
-                    fp.push(fingerprint(e));
+                    fp.note(fingerprint(e));
                 }
                 sink.set_member(e);
                 n += 1;
@@ -1273,7 +1376,7 @@ fn pairs<'b, S: Sink, I: Iterator<Item = Result<Elem<'b>>>>(
                     ));
                 };
                 if check_dups {
-                    fp.push(fingerprint(m));
+                    fp.note(fingerprint(m));
                 }
                 sink.zset_member(m, score);
                 n += 1;
@@ -1300,7 +1403,7 @@ fn pairs<'b, S: Sink, I: Iterator<Item = Result<Elem<'b>>>>(
                         })?,
                 };
                 if check_dups {
-                    fp.push(fingerprint(f));
+                    fp.note(fingerprint(f));
                 }
                 sink.hash_field(f, v, (ttl != 0).then_some(ttl));
                 n += 1;
@@ -1319,7 +1422,7 @@ fn pairs<'b, S: Sink, I: Iterator<Item = Result<Elem<'b>>>>(
                 };
                 let v = v?;
                 if check_dups {
-                    fp.push(fingerprint(f));
+                    fp.note(fingerprint(f));
                 }
                 sink.hash_field(f, v, None);
                 n += 1;
@@ -1377,7 +1480,11 @@ fn stream_listpack<'b, S: Sink>(
     let deleted = lp_int(it.next(), "master entry deleted count")?;
     let nmaster = lp_int(it.next(), "master field count")?;
     if nmaster < 0 || count < 0 || deleted < 0 {
-        return Err(Error::corrupt("negative stream master counts", 0, "stream master entry"));
+        return Err(Error::corrupt(
+            "negative stream master counts",
+            0,
+            "stream master entry",
+        ));
     }
     // Master fields are re-read for each SAMEFIELDS entry from a second iterator position.
     let master_fields_it = it.clone();
@@ -1400,7 +1507,11 @@ fn stream_listpack<'b, S: Sink>(
             Some(r) => match r? {
                 Elem::Int(i) => i,
                 Elem::Bytes(_) => {
-                    return Err(Error::corrupt("stream entry flags not an integer", 0, "stream entry"))
+                    return Err(Error::corrupt(
+                        "stream entry flags not an integer",
+                        0,
+                        "stream entry",
+                    ))
                 }
             },
         };
@@ -1411,27 +1522,30 @@ fn stream_listpack<'b, S: Sink>(
             seq: master.seq.wrapping_add(seq as u64),
         };
         fields.clear();
-        let used;
-        if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
+        let used = if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
             let mut mf = master_fields_it.clone();
             for _ in 0..nmaster {
                 let f = lp_elem(mf.next(), "master field")?;
                 let v = lp_elem(it.next(), "entry value")?;
                 fields.push((f, v));
             }
-            used = 3 + nmaster;
+            nmaster.saturating_add(3)
         } else {
             let nf = lp_int(it.next(), "entry field count")?;
             if nf < 0 {
-                return Err(Error::corrupt("negative entry field count", 0, "stream entry"));
+                return Err(Error::corrupt(
+                    "negative entry field count",
+                    0,
+                    "stream entry",
+                ));
             }
             for _ in 0..nf {
                 let f = lp_elem(it.next(), "entry field")?;
                 let v = lp_elem(it.next(), "entry value")?;
                 fields.push((f, v));
             }
-            used = 4 + nf * 2;
-        }
+            nf.saturating_mul(2).saturating_add(4)
+        };
         let lpcount = lp_int(it.next(), "entry element count")?;
         if ctx.deep && lpcount != used {
             return Err(Error::corrupt(
@@ -1490,8 +1604,19 @@ mod tests {
             parse_header(b"VALKEY081").unwrap_err().kind,
             ErrorKind::UnsupportedVersion("VALKEY081".into())
         );
-        assert_eq!(parse_header(b"HELLO0001").unwrap_err().kind, ErrorKind::BadMagic);
-        assert!(!Header { family: Family::Redis, version: 4 }.has_checksum());
-        assert!(Header { family: Family::Redis, version: 5 }.has_checksum());
+        assert_eq!(
+            parse_header(b"HELLO0001").unwrap_err().kind,
+            ErrorKind::BadMagic
+        );
+        assert!(!Header {
+            family: Family::Redis,
+            version: 4
+        }
+        .has_checksum());
+        assert!(Header {
+            family: Family::Redis,
+            version: 5
+        }
+        .has_checksum());
     }
 }
