@@ -6,13 +6,14 @@
 
 use std::borrow::Cow;
 use std::io::IsTerminal;
+use std::sync::mpsc::sync_channel;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use redkit_formats::rdb::read::{Framed, Item, KeyRecord};
 use redkit_formats::string::Str;
 
 use crate::error::Result;
-use crate::rdbfile::RdbReader;
+use crate::rdbfile::{RdbReader, Segment};
 
 /// A key record framed in place, with its key decoded.
 #[derive(Debug, Clone)]
@@ -48,6 +49,9 @@ pub struct DriveOpts {
 
 /// Read the whole file. `keep(record, key)` decides which key records are passed on; `on` gets
 /// runs of key records and the non-key items in file order.
+///
+/// Framing runs on its own thread, one segment ahead, so it overlaps the caller's work on the
+/// previous segment (and the reader thread's CRC).
 pub fn drive(
     reader: &mut RdbReader,
     opts: &DriveOpts,
@@ -55,47 +59,62 @@ pub fn drive(
     mut on: impl FnMut(Event<'_>) -> Result<()>,
 ) -> Result<()> {
     let bar = progress_bar(opts.progress, reader.total_len);
-    loop {
-        let offset = reader.offset();
-        let Some(seg) = reader.next_segment()? else {
-            break;
-        };
-        if let Some(b) = &bar {
-            b.set_position(offset);
-        }
-        let mut keys: Vec<KeyItem<'_>> = Vec::new();
-        for f in &seg.items {
-            match &f.item {
-                Item::Key(k) => {
-                    let key: Cow<'_, [u8]> = match k.key {
-                        Str::Raw(b) => Cow::Borrowed(b),
-                        s => Cow::Owned(s.to_vec(k.key_offset)?),
-                    };
-                    if keep(k, &key) {
-                        keys.push(KeyItem {
-                            rec: k.clone(),
-                            key,
-                            start: f.start,
-                        });
+    let result = std::thread::scope(|sc| -> Result<()> {
+        let (tx, rx) = sync_channel::<Result<Segment>>(2);
+        sc.spawn(move || loop {
+            match reader.next_segment() {
+                Ok(Some(seg)) => {
+                    if tx.send(Ok(seg)).is_err() {
+                        return;
                     }
                 }
-                _ => {
-                    if !keys.is_empty() {
-                        on(Event::Keys(&keys))?;
-                        keys.clear();
-                    }
-                    on(Event::Item(f))?;
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
                 }
             }
+        });
+        for seg in rx {
+            let seg = seg?;
+            if let Some(b) = &bar {
+                b.set_position(seg.end_offset);
+            }
+            let mut keys: Vec<KeyItem<'_>> = Vec::with_capacity(seg.items().len());
+            for f in seg.items() {
+                match &f.item {
+                    Item::Key(k) => {
+                        let key: Cow<'_, [u8]> = match k.key {
+                            Str::Raw(b) => Cow::Borrowed(b),
+                            s => Cow::Owned(s.to_vec(k.key_offset)?),
+                        };
+                        if keep(k, &key) {
+                            keys.push(KeyItem {
+                                rec: k.clone(),
+                                key,
+                                start: f.start,
+                            });
+                        }
+                    }
+                    _ => {
+                        if !keys.is_empty() {
+                            on(Event::Keys(&keys))?;
+                            keys.clear();
+                        }
+                        on(Event::Item(f))?;
+                    }
+                }
+            }
+            if !keys.is_empty() {
+                on(Event::Keys(&keys))?;
+            }
         }
-        if !keys.is_empty() {
-            on(Event::Keys(&keys))?;
-        }
-    }
+        Ok(())
+    });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(())
+    result
 }
 
 fn progress_bar(wanted: bool, total: Option<u64>) -> Option<ProgressBar> {

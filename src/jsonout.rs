@@ -5,65 +5,142 @@
 
 use redkit_formats::Elem;
 
-/// Append `b` as a JSON byte string (see the module comment).
-pub fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => string(out, s),
-        Err(_) => {
-            out.extend_from_slice(b"{\"base64\":\"");
-            base64(out, b);
-            out.extend_from_slice(b"\"}");
-        }
+/// Append `b` as a JSON byte string (see the module comment). Returns false when the bytes
+/// were not UTF-8 and went out as base64.
+#[inline]
+pub fn bytes(out: &mut Vec<u8>, b: &[u8]) -> bool {
+    // Most strings are plain ASCII without anything to escape: copy them in one go.
+    if is_plain(b) {
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+        true
+    } else if std::str::from_utf8(b).is_ok() {
+        escaped(out, b);
+        true
+    } else {
+        out.extend_from_slice(b"{\"base64\":\"");
+        base64(out, b);
+        out.extend_from_slice(b"\"}");
+        false
     }
 }
 
+/// True when every byte is ASCII and needs no JSON escape; eight bytes at a time.
+#[inline]
+fn is_plain(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let q = w ^ (LO * 0x22);
+        let bs = w ^ (LO * 0x5c);
+        // A byte is zero in q / bs, below 0x20 in w, or has its high bit set.
+        let flags = (q.wrapping_sub(LO) & !q)
+            | (bs.wrapping_sub(LO) & !bs)
+            | (w.wrapping_sub(LO * 0x20) & !w)
+            | w;
+        if flags & HI != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&c| c < 0x80 && !NEEDS_ESCAPE[c as usize])
+}
+
 /// Append an element: integers as their decimal string.
-pub fn elem(out: &mut Vec<u8>, e: Elem<'_>) {
+#[inline]
+pub fn elem(out: &mut Vec<u8>, e: Elem<'_>) -> bool {
     match e {
         Elem::Bytes(b) => bytes(out, b),
         Elem::Int(i) => {
             out.push(b'"');
-            out.extend_from_slice(itoa(i).as_bytes());
+            int(out, i);
             out.push(b'"');
+            true
         }
     }
 }
 
-pub fn itoa(i: i64) -> String {
-    i.to_string()
+/// Append an integer as a JSON number.
+#[inline]
+pub fn int(out: &mut Vec<u8>, i: i64) {
+    out.extend_from_slice(redkit_formats::fmt_i64(i, &mut [0u8; 20]));
+}
+
+/// Append an unsigned integer as a JSON number.
+#[inline]
+pub fn uint(out: &mut Vec<u8>, v: u64) {
+    match i64::try_from(v) {
+        Ok(i) => int(out, i),
+        Err(_) => out.extend_from_slice(v.to_string().as_bytes()),
+    }
+}
+
+/// Append `b` as a JSON string, replacing invalid UTF-8 (for object keys, which cannot hold
+/// the base64 form; callers use this only where they know the bytes are UTF-8 or accept loss).
+pub fn bytes_lossy(out: &mut Vec<u8>, b: &[u8]) {
+    if is_plain(b) || std::str::from_utf8(b).is_ok() {
+        escaped(out, b);
+    } else {
+        string(out, &String::from_utf8_lossy(b));
+    }
 }
 
 /// Is the element valid UTF-8 (integers always are)?
 pub fn elem_is_utf8(e: Elem<'_>) -> bool {
     match e {
-        Elem::Bytes(b) => std::str::from_utf8(b).is_ok(),
+        Elem::Bytes(b) => b.is_ascii() || std::str::from_utf8(b).is_ok(),
         Elem::Int(_) => true,
     }
 }
 
 /// Append a JSON string literal with the escapes JSON requires.
 pub fn string(out: &mut Vec<u8>, s: &str) {
+    escaped(out, s.as_bytes());
+}
+
+/// Bytes that need an escape inside a JSON string: controls, the quote and the backslash.
+const fn escape_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+}
+static NEEDS_ESCAPE: [bool; 256] = escape_table();
+
+/// Quote `b` (valid UTF-8) as a JSON string, copying runs without escapes in one go.
+#[inline]
+fn escaped(out: &mut Vec<u8>, b: &[u8]) {
+    out.reserve(b.len() + 2);
     out.push(b'"');
-    let b = s.as_bytes();
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
+        if !NEEDS_ESCAPE[c as usize] {
+            continue;
+        }
         out.extend_from_slice(&b[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(c >> 4) as usize]);
-            out.push(HEX[(c & 15) as usize]);
-        } else {
-            out.extend_from_slice(esc);
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
+            }
         }
         start = i + 1;
     }
@@ -113,7 +190,7 @@ pub fn score(out: &mut Vec<u8>, f: f64) {
         // -0 stays distinguishable from 0; JSON parsers read "-0" back as -0.0.
         out.extend_from_slice(b"-0");
     } else if f.fract() == 0.0 && f.abs() < 1e15 {
-        out.extend_from_slice((f as i64).to_string().as_bytes());
+        int(out, f as i64);
     } else {
         // serde_json prints finite doubles in shortest round-trip form (ryu).
         out.extend_from_slice(
@@ -128,10 +205,38 @@ pub fn score(out: &mut Vec<u8>, f: f64) {
 mod tests {
     use super::*;
 
-    fn s(f: impl Fn(&mut Vec<u8>)) -> String {
+    fn s<R>(f: impl Fn(&mut Vec<u8>) -> R) -> String {
         let mut v = Vec::new();
         f(&mut v);
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn plain_detection_agrees_with_a_byte_by_byte_check() {
+        let mut seed = 7u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        // Mostly printable, sometimes a special byte.
+                        match seed % 16 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => (seed >> 8) as u8 % 0x20,
+                            3 => 0x80 | (seed >> 8) as u8,
+                            _ => 0x20 + ((seed >> 8) % 95) as u8,
+                        }
+                    })
+                    .collect();
+                let naive = b
+                    .iter()
+                    .all(|&c| (0x20..0x80).contains(&c) && c != b'"' && c != b'\\');
+                assert_eq!(is_plain(&b), naive, "{b:?}");
+            }
+        }
     }
 
     #[test]

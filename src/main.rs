@@ -149,14 +149,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = match &a.output {
                 Some(p) => {
                     let file = File::create(p).with_context(|| format!("{}", p.display()))?;
-                    let mut w = BufWriter::with_capacity(1 << 20, file);
+                    let mut w = BufWriter::with_capacity(256 << 10, file);
                     let r = json::run(&mut reader, &opts, &mut w);
                     w.flush()?;
                     r
                 }
                 None => {
                     let stdout = std::io::stdout();
-                    let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+                    let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
                     json::run(&mut reader, &opts, &mut w)
                 }
             }

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use redkit_formats::rdb::consts::Family;
@@ -57,15 +58,42 @@ pub struct Trailer {
 }
 
 struct Buf {
-    data: Vec<u8>,
+    /// Shared so a framed segment can keep its chunk alive while the reader moves on.
+    data: Arc<Vec<u8>>,
     /// Absolute offset of `data[0]`.
     start: u64,
     crc_before: u64,
 }
 
-/// Items framed from one stretch of the input, borrowing it.
-pub struct Segment<'a> {
-    pub items: Vec<Framed<'a>>,
+/// Items framed from one stretch of the input, owning (a share of) the bytes they borrow, so
+/// a segment can be decoded on other threads while the reader frames the next one.
+pub struct Segment {
+    /// Invariant: every slice in `items` points into `*data`, which is never mutated or freed
+    /// while this segment lives.
+    data: Arc<Vec<u8>>,
+    items: Vec<Framed<'static>>,
+    /// Offset just after the last item (for progress reports).
+    pub end_offset: u64,
+}
+
+impl Segment {
+    /// Wrap items framed from `data`.
+    fn new(data: Arc<Vec<u8>>, items: Vec<Framed<'_>>, end_offset: u64) -> Segment {
+        // SAFETY: the items borrow `data`'s heap buffer, which the Arc keeps alive and nobody
+        // mutates (the reader only recycles a chunk's Vec once it holds the last reference);
+        // `items()` hands them out with a lifetime no longer than the segment's.
+        let items: Vec<Framed<'static>> = unsafe { std::mem::transmute(items) };
+        Segment {
+            data,
+            items,
+            end_offset,
+        }
+    }
+
+    pub fn items(&self) -> &[Framed<'_>] {
+        let _ = &self.data;
+        &self.items
+    }
 }
 
 /// A framed RDB file read front to back.
@@ -74,8 +102,6 @@ pub struct RdbReader {
     /// The chunk being framed, and the parse position in it.
     cur: Buf,
     pos: usize,
-    /// Holds an item that straddles chunks: the tail of one chunk and the start of the next.
-    straddle: Vec<u8>,
     rx: Option<Receiver<Msg>>,
     recycle: Option<SyncSender<Vec<u8>>>,
     thread: Option<JoinHandle<()>>,
@@ -145,12 +171,11 @@ impl RdbReader {
                 version: 1,
             }),
             cur: Buf {
-                data: Vec::new(),
+                data: Arc::new(Vec::new()),
                 start: 0,
                 crc_before: 0,
             },
             pos: 0,
-            straddle: Vec::new(),
             rx: Some(rx),
             recycle: Some(recycle_tx),
             thread: Some(thread),
@@ -204,7 +229,7 @@ impl RdbReader {
         let start = self.cur.start + self.cur.data.len() as u64;
         match rx.recv() {
             Ok(Msg::Data(c)) => Ok(Some(Buf {
-                data: c.data,
+                data: Arc::new(c.data),
                 start,
                 crc_before: c.crc_before,
             })),
@@ -225,8 +250,8 @@ impl RdbReader {
         match self.recv()? {
             Some(b) => {
                 let old = std::mem::replace(&mut self.cur, b);
-                if let Some(r) = &self.recycle {
-                    let _ = r.try_send(old.data);
+                if let (Some(r), Ok(v)) = (&self.recycle, Arc::try_unwrap(old.data)) {
+                    let _ = r.try_send(v);
                 }
                 self.pos = 0;
                 Ok(true)
@@ -237,7 +262,7 @@ impl RdbReader {
 
     /// Frame the next stretch of items (at least one). Returns None after the EOF opcode and
     /// the checksum have been read (see [`RdbReader::trailer`]).
-    pub fn next_segment(&mut self) -> Result<Option<Segment<'_>>> {
+    pub fn next_segment(&mut self) -> Result<Option<Segment>> {
         if let Some(eof) = self.eof_at.take() {
             self.finish_trailer(eof)?;
         }
@@ -248,17 +273,13 @@ impl RdbReader {
             let e = FmtError::eof(1, self.offset(), "opcode");
             return Err(self.eof_error(e).into());
         }
-        // SAFETY: the items framed here borrow `self.cur.data`. Either we return them at once
-        // (and `self` stays borrowed until the caller is done with them), or there are none
-        // and the slice is not used again before `straddle_one` replaces `self.cur`. The
-        // borrow checker cannot see that a borrow returned on one path is dead on the other.
-        let data: &[u8] = unsafe { &*(self.cur.data.as_slice() as *const [u8]) };
+        let data = Arc::clone(&self.cur.data);
         let base = self.cur.start;
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(1024);
         let mut pos = self.pos;
         let mut hard_error = None;
         while pos < data.len() {
-            match self.parser.next(data, pos, base) {
+            match self.parser.next(&data, pos, base) {
                 Ok(f) => {
                     pos = f.end;
                     if matches!(f.item, Item::Eof) {
@@ -277,7 +298,8 @@ impl RdbReader {
         self.pos = pos;
         if !items.is_empty() {
             // A hard error after some good items is found again by the next call.
-            return Ok(Some(Segment { items }));
+            let end = self.offset();
+            return Ok(Some(Segment::new(Arc::clone(&data), items, end)));
         }
         if let Some(e) = hard_error {
             return Err(e.into());
@@ -286,47 +308,45 @@ impl RdbReader {
             return self.next_segment();
         }
         drop(items);
-        self.straddle_one()
-            .map(|f| Some(Segment { items: vec![f] }))
+        self.straddle_one().map(Some)
     }
 
     /// Frame one item that starts at `self.pos` and runs past the end of the current chunk,
     /// in a buffer holding the chunk's tail and as much of the following chunks as it needs.
-    fn straddle_one(&mut self) -> Result<Framed<'_>> {
+    fn straddle_one(&mut self) -> Result<Segment> {
         let start_abs = self.offset();
-        self.straddle.clear();
-        self.straddle.extend_from_slice(&self.cur.data[self.pos..]);
+        let mut buf = self.cur.data[self.pos..].to_vec();
         self.pos = self.cur.data.len();
         let mut step = 64 << 10;
         loop {
             if self.pos >= self.cur.data.len() && !self.advance()? {
-                let e = match self.parser.next(&self.straddle, 0, start_abs) {
+                let e = match self.parser.clone().next(&buf, 0, start_abs) {
                     Err(e) => e,
                     Ok(_) => FmtError::eof(1, start_abs, "record"),
                 };
                 return Err(self.eof_error(e).into());
             }
             let add = step.min(self.cur.data.len() - self.pos);
-            self.straddle
-                .extend_from_slice(&self.cur.data[self.pos..self.pos + add]);
+            buf.extend_from_slice(&self.cur.data[self.pos..self.pos + add]);
             self.pos += add;
             step = step.saturating_mul(2);
-            match self.parser.next(&self.straddle, 0, start_abs) {
+            // Frame on a copy of the parser state: only the attempt that succeeds counts.
+            let mut p = self.parser.clone();
+            match p.next(&buf, 0, start_abs) {
                 Ok(f) => {
-                    // Continue after the item in the current chunk.
                     let end_abs = start_abs + f.end as u64;
+                    // Continue after the item in the current chunk.
                     self.pos = (end_abs - self.cur.start) as usize;
-                    // Re-frame to hand out a borrow tied to `self` (the parser state for this
-                    // item is already applied, so framing it again is side-effect free except
-                    // for SELECTDB, which sets the same db again).
                     break;
                 }
                 Err(e) if e.is_incomplete() => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        let f = self.parser.next(&self.straddle, 0, start_abs)?;
-        Ok(f)
+        let data = Arc::new(buf);
+        let f = self.parser.next(&data, 0, start_abs)?;
+        let end = self.offset();
+        Ok(Segment::new(Arc::clone(&data), vec![f], end))
     }
 
     /// A truncated file: say where the input ended.
@@ -429,8 +449,8 @@ mod tests {
         let mut r = RdbReader::from_reader(Box::new(io::Cursor::new(data)), Some(len))?;
         let mut keys = Vec::new();
         while let Some(seg) = r.next_segment()? {
-            for f in seg.items {
-                if let Item::Key(k) = f.item {
+            for f in seg.items() {
+                if let Item::Key(k) = &f.item {
                     keys.push(k.key.to_vec(0).unwrap());
                 }
             }

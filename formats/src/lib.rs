@@ -65,15 +65,28 @@ pub fn escape_key(b: &[u8]) -> String {
 
 /// Format an integer in decimal into `buf` without allocating; returns the digits.
 pub fn fmt_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut n = v.unsigned_abs();
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        let d = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i] = PAIRS[d];
+        buf[i + 1] = PAIRS[d + 1];
+    }
+    if n >= 10 {
+        let d = n as usize * 2;
+        i -= 2;
+        buf[i] = PAIRS[d];
+        buf[i + 1] = PAIRS[d + 1];
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     if v < 0 {
         i -= 1;
@@ -88,7 +101,21 @@ mod tests {
 
     #[test]
     fn fmt_i64_matches_to_string_at_the_edges() {
-        for v in [0, 1, -1, 9, 10, -10, 12345, i64::MAX, i64::MIN] {
+        for v in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            100,
+            -100,
+            101,
+            12345,
+            i64::MAX,
+            i64::MIN,
+        ] {
             assert_eq!(fmt_i64(v, &mut [0; 20]), v.to_string().as_bytes());
         }
     }

@@ -119,9 +119,15 @@ fn write_rdbtools(
 
 type Part = (Vec<u8>, u64, u64, Option<Error>);
 
+/// Keys per parallel part: large parts go to the output without another copy, and eight parts
+/// per run keep both cores busy.
+fn part_len(n: usize) -> usize {
+    (n / 8).max(64)
+}
+
 /// Render keys in parallel; parts come back in order. A part stops at its first error.
 fn render_keys(ctx: &Ctx, keys: &[KeyItem<'_>], family: Family, rdbtools: bool) -> Vec<Part> {
-    keys.par_chunks(64)
+    keys.par_chunks(part_len(keys.len()))
         .map_init(Walker::default, |w, ks| {
             let mut out = Vec::with_capacity(ks.iter().map(|k| k.rec.value.len() * 2).sum());
             let (mut n, mut empty) = (0, 0);
@@ -162,7 +168,7 @@ pub fn render_record(
     let start = out.len();
     let kind = kind_of(rec.rdb_type).unwrap_or(Kind::Module);
     out.extend_from_slice(b"{\"db\":");
-    out.extend_from_slice(rec.db.to_string().as_bytes());
+    j::uint(out, rec.db);
     out.extend_from_slice(b",\"key\":");
     j::bytes(out, key);
     out.extend_from_slice(b",\"type\":\"");
@@ -171,7 +177,7 @@ pub fn render_record(
     out.extend_from_slice(value_encoding(rec, family).as_bytes());
     out.extend_from_slice(b"\",\"expire_at_ms\":");
     match rec.expire_ms {
-        Some(ms) => out.extend_from_slice(ms.to_string().as_bytes()),
+        Some(ms) => j::int(out, ms),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"value\":");
@@ -192,7 +198,7 @@ pub fn render_record(
     }
     if let Some(i) = rec.lru_idle {
         out.extend_from_slice(b",\"lru_idle_s\":");
-        out.extend_from_slice(i.to_string().as_bytes());
+        j::uint(out, i);
     }
     if let Some(f) = rec.lfu_freq {
         out.extend_from_slice(b",\"lfu_freq\":");
@@ -326,7 +332,9 @@ fn id(out: &mut Vec<u8>, id: Option<StreamId>) {
     match id {
         Some(i) => {
             out.push(b'"');
-            out.extend_from_slice(i.to_string().as_bytes());
+            j::uint(out, i.ms);
+            out.push(b'-');
+            j::uint(out, i.seq);
             out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),
@@ -341,7 +349,16 @@ fn opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
 }
 
 /// Hash-like field list: object when all names are UTF-8 (or in rdbtools mode), else pairs.
-fn field_pair(out: &mut Vec<u8>, pairs: bool, f: Elem<'_>, v: impl FnOnce(&mut Vec<u8>)) {
+/// Returns false when the field name was not UTF-8 (in object mode it was then written as
+/// base64, which is not a valid object key: the caller renders the value again as pairs).
+fn field_pair(
+    out: &mut Vec<u8>,
+    pairs: bool,
+    lossy: bool,
+    f: Elem<'_>,
+    v: impl FnOnce(&mut Vec<u8>),
+) -> bool {
+    let mut text = true;
     if pairs {
         out.push(b'[');
         j::elem(out, f);
@@ -350,19 +367,13 @@ fn field_pair(out: &mut Vec<u8>, pairs: bool, f: Elem<'_>, v: impl FnOnce(&mut V
         out.push(b']');
     } else {
         match f {
-            Elem::Bytes(b) => match std::str::from_utf8(b) {
-                Ok(s) => j::string(out, s),
-                Err(_) => j::string(out, &String::from_utf8_lossy(b)),
-            },
-            Elem::Int(i) => {
-                out.push(b'"');
-                out.extend_from_slice(i.to_string().as_bytes());
-                out.push(b'"');
-            }
+            Elem::Bytes(b) if lossy => j::bytes_lossy(out, b),
+            _ => text = j::elem(out, f),
         }
         out.push(b':');
         v(out);
     }
+    text
 }
 
 struct Target<'v, 'o> {
@@ -393,7 +404,7 @@ impl Sink for Target<'_, '_> {
     fn zset_member(&mut self, m: Elem<'_>, score: f64) {
         self.v.sep(self.out);
         if self.v.rdbtools {
-            field_pair(self.out, false, m, |o| j::score(o, score));
+            field_pair(self.out, false, true, m, |o| j::score(o, score));
         } else {
             self.out.push(b'[');
             j::elem(self.out, m);
@@ -404,20 +415,19 @@ impl Sink for Target<'_, '_> {
     }
 
     fn hash_field(&mut self, f: Elem<'_>, v: Elem<'_>, expire_ms: Option<i64>) {
-        if !self.v.rdbtools && !j::elem_is_utf8(f) {
+        self.v.sep(self.out);
+        let (pairs, lossy) = (self.v.pairs, self.v.rdbtools);
+        if !field_pair(self.out, pairs, lossy, f, |o| {
+            j::elem(o, v);
+        }) {
             self.v.non_utf8_field = true;
         }
-        self.v.sep(self.out);
-        let pairs = self.v.pairs;
-        field_pair(self.out, pairs, f, |o| j::elem(o, v));
         if let Some(ms) = expire_ms {
             if self.v.fexp_n > 0 {
                 self.v.fexp.push(b',');
             }
             self.v.fexp_n += 1;
-            field_pair(&mut self.v.fexp, pairs, f, |o| {
-                o.extend_from_slice(ms.to_string().as_bytes())
-            });
+            field_pair(&mut self.v.fexp, pairs, lossy, f, |o| j::int(o, ms));
         }
     }
 
@@ -436,7 +446,9 @@ impl Sink for Target<'_, '_> {
             if i > 0 {
                 o.push(b',');
             }
-            field_pair(o, pairs, *f, |o| j::elem(o, *v));
+            field_pair(o, pairs, false, *f, |o| {
+                j::elem(o, *v);
+            });
         }
         o.push(if pairs { b']' } else { b'}' });
         o.push(b'}');
@@ -467,7 +479,9 @@ impl Sink for Target<'_, '_> {
             id(o, Some(p.id));
             o.extend_from_slice(b",\"consumer\":");
             match p.consumer.and_then(|c| g.consumers.get(c)) {
-                Some(c) => j::bytes(o, &c.name),
+                Some(c) => {
+                    j::bytes(o, &c.name);
+                }
                 None => o.extend_from_slice(b"null"),
             }
             o.extend_from_slice(b",\"delivery_time_ms\":");
@@ -522,7 +536,7 @@ fn render_rdbtools(
 ) -> Result<bool> {
     let start = out.len();
     let kind = kind_of(rec.rdb_type).unwrap_or(Kind::Module);
-    out.extend_from_slice(rec.db.to_string().as_bytes());
+    j::uint(out, rec.db);
     out.push(b'\t');
     j::string(out, &String::from_utf8_lossy(key));
     out.push(b':');

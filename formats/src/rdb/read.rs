@@ -236,6 +236,24 @@ impl<'a> Cursor<'a> {
         self.string_slow(doing)
     }
 
+    /// Skip `n` strings (framing of plain lists, sets and hashes: the hottest loop there is).
+    pub fn skip_strings(&mut self, n: u64, doing: &'static str) -> Result<()> {
+        for _ in 0..n {
+            let rest = self.data.get(self.pos..).unwrap_or(&[]);
+            let step = match rest {
+                [b, ..] if *b < 0x40 => 1 + *b as usize,
+                [b, c, ..] if *b < 0x80 => 2 + ((((*b & 0x3f) as usize) << 8) | *c as usize),
+                _ => usize::MAX,
+            };
+            if step <= rest.len() {
+                self.pos += step;
+            } else {
+                self.string_slow(doing)?;
+            }
+        }
+        Ok(())
+    }
+
     #[inline(never)]
     fn string_slow(&mut self, doing: &'static str) -> Result<Str<'a>> {
         let at = self.offset();
@@ -706,56 +724,95 @@ fn elem_score(e: Elem<'_>) -> Option<f64> {
 /// A 64-bit hash of an element's string form (integers hash as their decimal text, so `Int(5)`
 /// and `Bytes("5")` collide as they should), for duplicate detection in deep checks.
 fn fingerprint(e: Elem<'_>) -> u64 {
+    let int = |i: i64| hash_bytes(&i.to_le_bytes()) ^ 0x5bd1_e995;
     match e {
-        Elem::Bytes(b) => hash_bytes(b),
-        Elem::Int(i) => {
-            let mut buf = [0u8; 20];
-            hash_bytes(crate::fmt_i64(i, &mut buf))
+        Elem::Int(i) => int(i),
+        // A string that is a canonical integer is the same member as that integer.
+        Elem::Bytes(b) if b.len() <= 20 && matches!(b.first(), Some(b'-' | b'0'..=b'9')) => {
+            match crate::listpack::parse_canonical_i64(b) {
+                Some(i) => int(i),
+                None => hash_bytes(b),
+            }
         }
+        Elem::Bytes(b) => hash_bytes(b),
     }
 }
 
-/// Word-at-a-time multiplicative hash. Duplicates are judged by hash alone: a false positive
-/// between two members of one value is about n^2/2^65 likely (3e-14 for 1000 members).
+/// A string as an element: integers stay integers (no formatting), LZF is decompressed.
+#[inline]
+fn elem_of<'s>(s: Str<'s>, scratch: &'s mut Vec<u8>, at: u64) -> Result<Elem<'s>> {
+    match s {
+        Str::Raw(b) => Ok(Elem::Bytes(b)),
+        Str::Int(i) => Ok(Elem::Int(i)),
+        Str::Lzf { .. } => Ok(Elem::Bytes(s.bytes(scratch, at)?)),
+    }
+}
+
+/// A small fast hash (two overlapping 8-byte loads for the common short members).
+/// Duplicates are judged by hash alone: a false positive between two members of one value is
+/// about n^2/2^65 likely (3e-14 for 1000 members).
+#[inline]
 fn hash_bytes(b: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = (b.len() as u64).wrapping_mul(K);
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        h = (h ^ w).wrapping_mul(K).rotate_left(29);
-    }
-    let r = chunks.remainder();
-    if !r.is_empty() {
+    const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K2: u64 = 0xd6e8_feb8_6659_fd93;
+    let n = b.len();
+    let mix = |a: u64, b: u64| {
+        let m = u128::from(a ^ K1) * u128::from(b ^ K2);
+        (m as u64) ^ ((m >> 64) as u64)
+    };
+    let le8 = |s: &[u8]| {
         let mut t = [0u8; 8];
-        t[..r.len()].copy_from_slice(r);
-        h = (h ^ u64::from_le_bytes(t)).wrapping_mul(K).rotate_left(29);
-    }
-    h ^= h >> 32;
-    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
-    h ^ (h >> 32)
+        t.copy_from_slice(&s[..8]);
+        u64::from_le_bytes(t)
+    };
+    let (a, c) = if n > 16 {
+        let mut h = n as u64;
+        let mut i = 0;
+        while n - i > 16 {
+            h = mix(h ^ le8(&b[i..]), le8(&b[i + 8..]));
+            i += 16;
+        }
+        // The last 16 bytes, overlapping what the loop already mixed.
+        (h ^ le8(&b[n - 16..]), le8(&b[n - 8..]))
+    } else if n >= 8 {
+        (le8(b) ^ n as u64, le8(&b[n - 8..]))
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        (u64::from(lo) | (n as u64) << 32, u64::from(hi))
+    } else if n > 0 {
+        let v = u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16;
+        (v | (n as u64) << 32, 0)
+    } else {
+        (0, 0)
+    };
+    mix(a, c)
 }
 
-/// Open-addressing set of fingerprints, reused across values (no per-value allocation).
+/// Open-addressing set of fingerprints, reused across values. Clearing is O(1): a slot is in
+/// use only when its generation matches the current one.
 #[derive(Default)]
 struct DupTable {
-    slots: Vec<u64>,
+    slots: Vec<(u64, u32)>,
+    gen: u32,
     used: usize,
-    has_zero: bool,
     /// Set by `note` when an insert found the hash already present.
     dup_seen: bool,
 }
 
 impl DupTable {
     fn clear(&mut self) {
-        if self.used > 0 {
-            self.slots.iter_mut().for_each(|s| *s = 0);
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            // Generations wrapped: wipe for real once every 4 billion values.
+            self.slots.iter_mut().for_each(|s| *s = (0, 0));
+            self.gen = 1;
         }
         self.used = 0;
-        self.has_zero = false;
         self.dup_seen = false;
     }
 
+    #[inline]
     fn note(&mut self, h: u64) {
         if !self.insert(h) {
             self.dup_seen = true;
@@ -764,8 +821,8 @@ impl DupTable {
 
     /// Insert; false when already present.
     fn insert(&mut self, h: u64) -> bool {
-        if h == 0 {
-            return !std::mem::replace(&mut self.has_zero, true);
+        if self.gen == 0 {
+            self.gen = 1;
         }
         if (self.used + 1) * 2 > self.slots.len() {
             self.grow();
@@ -773,23 +830,25 @@ impl DupTable {
         let mask = self.slots.len() - 1;
         let mut i = (h as usize) & mask;
         loop {
-            match self.slots[i] {
-                0 => {
-                    self.slots[i] = h;
-                    self.used += 1;
-                    return true;
-                }
-                x if x == h => return false,
-                _ => i = (i + 1) & mask,
+            let (sh, sg) = self.slots[i];
+            if sg != self.gen {
+                self.slots[i] = (h, self.gen);
+                self.used += 1;
+                return true;
             }
+            if sh == h {
+                return false;
+            }
+            i = (i + 1) & mask;
         }
     }
 
     fn grow(&mut self) {
         let n = (self.slots.len() * 2).max(64);
-        let old = std::mem::replace(&mut self.slots, vec![0; n]);
+        let gen = self.gen;
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); n]);
         self.used = 0;
-        for h in old.into_iter().filter(|&h| h != 0) {
+        for (h, _) in old.into_iter().filter(|&(_, g)| g == gen) {
             self.insert(h);
         }
     }
@@ -809,6 +868,20 @@ impl Walker {
             self.dups.clear();
         }
         let start = cur.offset();
+        if !S::DECODE {
+            // Framing only needs the extent of plain collections: skip their strings fast.
+            match t {
+                TYPE_LIST | TYPE_SET => {
+                    let n = cur.count("element count")?;
+                    return cur.skip_strings(n, "element");
+                }
+                TYPE_HASH => {
+                    let n = cur.count("hash field count")?;
+                    return cur.skip_strings(n.saturating_mul(2), "hash field or value");
+                }
+                _ => {}
+            }
+        }
         match t {
             TYPE_STRING => {
                 let at = cur.offset();
@@ -830,7 +903,7 @@ impl Walker {
                         "set member"
                     })?;
                     if S::DECODE {
-                        let e = Elem::Bytes(s.bytes(&mut self.a, at)?);
+                        let e = elem_of(s, &mut self.a, at)?;
                         if t == TYPE_LIST {
                             sink.list_elem(e);
                         } else {
@@ -881,7 +954,7 @@ impl Walker {
                                 "zset score",
                             ));
                         }
-                        let e = Elem::Bytes(m.bytes(&mut self.a, at)?);
+                        let e = elem_of(m, &mut self.a, at)?;
                         if check_dups {
                             self.dups.note(fingerprint(e));
                         }
@@ -898,8 +971,8 @@ impl Walker {
                     let va = cur.offset();
                     let v = cur.string("hash value")?;
                     if S::DECODE {
-                        let f = Elem::Bytes(f.bytes(&mut self.a, fa)?);
-                        let v = Elem::Bytes(v.bytes(&mut self.b, va)?);
+                        let f = elem_of(f, &mut self.a, fa)?;
+                        let v = elem_of(v, &mut self.b, va)?;
                         if check_dups {
                             self.dups.note(fingerprint(f));
                         }
@@ -917,8 +990,8 @@ impl Walker {
                     let v = cur.string("hash value")?;
                     let ttl = cur.u64_le("hash field expiry")? as i64;
                     if S::DECODE {
-                        let f = Elem::Bytes(f.bytes(&mut self.a, fa)?);
-                        let v = Elem::Bytes(v.bytes(&mut self.b, va)?);
+                        let f = elem_of(f, &mut self.a, fa)?;
+                        let v = elem_of(v, &mut self.b, va)?;
                         if check_dups {
                             self.dups.note(fingerprint(f));
                         }
@@ -960,8 +1033,8 @@ impl Walker {
                                 Error::corrupt("field expiry overflows", ta, "hash field expiry")
                             })?),
                         };
-                        let f = Elem::Bytes(f.bytes(&mut self.a, fa)?);
-                        let v = Elem::Bytes(v.bytes(&mut self.b, va)?);
+                        let f = elem_of(f, &mut self.a, fa)?;
+                        let v = elem_of(v, &mut self.b, va)?;
                         if check_dups {
                             self.dups.note(fingerprint(f));
                         }
@@ -1577,6 +1650,21 @@ fn stream_listpack<'b, S: Sink>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_bytes_handles_every_length_and_spreads() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..=100 {
+            assert!(seen.insert(hash_bytes(&data[..n])), "length {n} collides");
+        }
+        assert_ne!(
+            fingerprint(Elem::Bytes(b"12")),
+            fingerprint(Elem::Bytes(b"13"))
+        );
+        assert_eq!(fingerprint(Elem::Bytes(b"12")), fingerprint(Elem::Int(12)));
+        assert_ne!(fingerprint(Elem::Bytes(b"012")), fingerprint(Elem::Int(12)));
+    }
 
     #[test]
     fn headers_of_both_families() {
