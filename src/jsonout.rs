@@ -27,14 +27,14 @@ pub fn bytes(out: &mut Vec<u8>, b: &[u8]) -> bool {
     }
 }
 
-/// True when every byte is ASCII and needs no JSON escape; eight bytes at a time.
+/// True when every byte is ASCII and needs no JSON escape; eight bytes at a time (the last
+/// word overlaps the previous one; strings under 8 bytes are padded with spaces).
 #[inline]
 fn is_plain(b: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    #[inline(always)]
+    fn bad(w: u64) -> bool {
         let q = w ^ (LO * 0x22);
         let bs = w ^ (LO * 0x5c);
         // A byte is zero in q / bs, below 0x20 in w, or has its high bit set.
@@ -42,14 +42,27 @@ fn is_plain(b: &[u8]) -> bool {
             | (bs.wrapping_sub(LO) & !bs)
             | (w.wrapping_sub(LO * 0x20) & !w)
             | w;
-        if flags & HI != 0 {
+        flags & HI != 0
+    }
+    let word = |s: &[u8]| {
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&s[..8]);
+        u64::from_le_bytes(t)
+    };
+    let n = b.len();
+    if n < 8 {
+        let mut t = [b' '; 8];
+        t[..n].copy_from_slice(b);
+        return !bad(u64::from_le_bytes(t));
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if bad(word(&b[i..])) {
             return false;
         }
+        i += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&c| c < 0x80 && !NEEDS_ESCAPE[c as usize])
+    !bad(word(&b[n - 8..]))
 }
 
 /// Append an element: integers as their decimal string.

@@ -223,15 +223,35 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     pub fn string(&mut self, doing: &'static str) -> Result<Str<'a>> {
-        // Fast path: a short plain string (6-bit length), by far the most common case.
+        // Fast paths for the common cases: short plain strings and small integers.
         let rest = self.rest();
-        if let Some(&b) = rest.first() {
-            if b < 0x40 {
+        match *rest {
+            [b, ..] if b < 0x40 => {
                 if let Some(s) = rest.get(1..1 + b as usize) {
                     self.pos += 1 + b as usize;
                     return Ok(Str::Raw(s));
                 }
             }
+            [b, c, ..] if b < 0x80 => {
+                let n = (((b & 0x3f) as usize) << 8) | c as usize;
+                if let Some(s) = rest.get(2..2 + n) {
+                    self.pos += 2 + n;
+                    return Ok(Str::Raw(s));
+                }
+            }
+            [0xc0, x, ..] => {
+                self.pos += 2;
+                return Ok(Str::Int(i64::from(x as i8)));
+            }
+            [0xc1, x, y, ..] => {
+                self.pos += 3;
+                return Ok(Str::Int(i64::from(i16::from_le_bytes([x, y]))));
+            }
+            [0xc2, x, y, z, w, ..] => {
+                self.pos += 5;
+                return Ok(Str::Int(i64::from(i32::from_le_bytes([x, y, z, w]))));
+            }
+            _ => {}
         }
         self.string_slow(doing)
     }
@@ -243,6 +263,9 @@ impl<'a> Cursor<'a> {
             let step = match rest {
                 [b, ..] if *b < 0x40 => 1 + *b as usize,
                 [b, c, ..] if *b < 0x80 => 2 + ((((*b & 0x3f) as usize) << 8) | *c as usize),
+                [0xc0, ..] => 2,
+                [0xc1, ..] => 3,
+                [0xc2, ..] => 5,
                 _ => usize::MAX,
             };
             if step <= rest.len() {
