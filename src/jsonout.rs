@@ -94,13 +94,14 @@ pub fn uint(out: &mut Vec<u8>, v: u64) {
     }
 }
 
-/// Append `b` as a JSON string, replacing invalid UTF-8 (for object keys, which cannot hold
-/// the base64 form; callers use this only where they know the bytes are UTF-8 or accept loss).
-pub fn bytes_lossy(out: &mut Vec<u8>, b: &[u8]) {
+/// Append `b` as a JSON string; bytes that are not valid UTF-8 become one character each
+/// (U+0000 to U+00FF), which is how redis-rdb-tools writes them.
+pub fn bytes_latin1(out: &mut Vec<u8>, b: &[u8]) {
     if is_plain(b) || std::str::from_utf8(b).is_ok() {
         escaped(out, b);
     } else {
-        string(out, &String::from_utf8_lossy(b));
+        let s: String = b.iter().map(|&c| c as char).collect();
+        string(out, &s);
     }
 }
 

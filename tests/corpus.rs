@@ -3352,3 +3352,46 @@ fn values_match_live_redis_server() {
     );
     f.finish("redkit vs redis-server 7.0");
 }
+
+/// `--format rdbtools` writes redis-rdb-tools' JSON shape; rdb-rs ships that shape for each of
+/// its dumps (one `{key: value}` object per db, zset scores as strings, bytes that are not UTF-8
+/// as one character each), so the parsed documents must be equal.
+#[test]
+fn rdbtools_format_matches_rdb_rs_expected_json() {
+    let dir = corpus().join("rdb-rs/tests/dumps");
+    let mut compared = 0;
+    let mut diffs = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rdb"))
+        .collect();
+    entries.sort();
+    for rdb in entries {
+        let stem = rdb.file_stem().unwrap().to_string_lossy().into_owned();
+        let expected = dir.join("json").join(format!("{stem}.json"));
+        let Ok(text) = std::fs::read_to_string(&expected) else {
+            continue;
+        };
+        let want: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
+        let run = redkit([
+            OsStr::new("json"),
+            OsStr::new("--format"),
+            OsStr::new("rdbtools"),
+            rdb.as_os_str(),
+        ]);
+        assert_eq!(run.code, 0, "{}: {}", rdb.display(), run.stderr);
+        let got: serde_json::Value = serde_json::from_slice(&run.stdout)
+            .unwrap_or_else(|e| panic!("{}: output is not JSON: {e}", rdb.display()));
+        compared += 1;
+        if got != want {
+            diffs.push(stem);
+        }
+    }
+    assert!(
+        compared >= 25,
+        "only {compared} rdb-rs dumps had expected JSON"
+    );
+    assert!(diffs.is_empty(), "rdbtools output differs for {diffs:?}");
+}

@@ -349,6 +349,17 @@ fn opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
 }
 
 /// Hash-like field list: object when all names are UTF-8 (or in rdbtools mode), else pairs.
+/// An element; in rdbtools mode bytes that are not UTF-8 become one character per byte, as
+/// redis-rdb-tools writes them, instead of the base64 object.
+fn elem(out: &mut Vec<u8>, e: Elem<'_>, rdbtools: bool) {
+    match e {
+        Elem::Bytes(b) if rdbtools => j::bytes_latin1(out, b),
+        _ => {
+            j::elem(out, e);
+        }
+    }
+}
+
 /// Returns false when the field name was not UTF-8 (in object mode it was then written as
 /// base64, which is not a valid object key: the caller renders the value again as pairs).
 fn field_pair(
@@ -367,7 +378,7 @@ fn field_pair(
         out.push(b']');
     } else {
         match f {
-            Elem::Bytes(b) if lossy => j::bytes_lossy(out, b),
+            Elem::Bytes(b) if lossy => j::bytes_latin1(out, b),
             _ => text = j::elem(out, f),
         }
         out.push(b':');
@@ -383,28 +394,35 @@ struct Target<'v, 'o> {
 
 impl Sink for Target<'_, '_> {
     fn string(&mut self, b: &[u8]) {
-        if self.v.rdbtools {
-            j::string(self.out, &String::from_utf8_lossy(b));
-        } else {
-            j::bytes(self.out, b);
-        }
+        elem(self.out, Elem::Bytes(b), self.v.rdbtools);
         self.v.n += 1;
     }
 
     fn list_elem(&mut self, e: Elem<'_>) {
         self.v.sep(self.out);
-        j::elem(self.out, e);
+        elem(self.out, e, self.v.rdbtools);
     }
 
     fn set_member(&mut self, e: Elem<'_>) {
         self.v.sep(self.out);
-        j::elem(self.out, e);
+        elem(self.out, e, self.v.rdbtools);
     }
 
     fn zset_member(&mut self, m: Elem<'_>, score: f64) {
         self.v.sep(self.out);
         if self.v.rdbtools {
-            field_pair(self.out, false, true, m, |o| j::score(o, score));
+            // redis-rdb-tools writes scores as strings.
+            field_pair(self.out, false, true, m, |o| {
+                let mut t = Vec::new();
+                j::score(&mut t, score);
+                if t.first() == Some(&b'"') {
+                    o.extend_from_slice(&t);
+                } else {
+                    o.push(b'"');
+                    o.extend_from_slice(&t);
+                    o.push(b'"');
+                }
+            });
         } else {
             self.out.push(b'[');
             j::elem(self.out, m);
@@ -418,7 +436,7 @@ impl Sink for Target<'_, '_> {
         self.v.sep(self.out);
         let (pairs, lossy) = (self.v.pairs, self.v.rdbtools);
         if !field_pair(self.out, pairs, lossy, f, |o| {
-            j::elem(o, v);
+            elem(o, v, lossy);
         }) {
             self.v.non_utf8_field = true;
         }
@@ -538,7 +556,7 @@ fn render_rdbtools(
     let kind = kind_of(rec.rdb_type).unwrap_or(Kind::Module);
     j::uint(out, rec.db);
     out.push(b'\t');
-    j::string(out, &String::from_utf8_lossy(key));
+    j::bytes_latin1(out, key);
     out.push(b':');
     let mut v = JsonValue::new(kind, true);
     if let Err(e) = render_value(ctx, w, rec, &mut v, out) {

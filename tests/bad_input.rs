@@ -1,0 +1,1127 @@
+//! Bad input never panics, hangs or allocates wildly: it always ends with exit code 1 and one
+//! error line naming the byte offset (`[offset N] ...`), for `redkit json`, `redkit check-rdb`
+//! and `redkit stats`, and with an `Err` whose text starts with `[offset ` in the library.
+//!
+//! The starting points are real files: the committed samples (written by redis-server 7.0) and
+//! a few files of the third-party corpus (`../shared/corpus`, read in place). Each test damages
+//! them in one way (truncation, random byte flips, a wrong CRC, an unknown type byte, a length
+//! larger than the file, a bad header, stdin streams) and checks the outcome:
+//!
+//! - in process, through `RdbReader` + `decode_value` with deep checks (what check-rdb does),
+//!   under `catch_unwind`, with a global allocator that records any single allocation larger
+//!   than [`ALLOC_LIMIT`], and a watchdog thread that fails the test when a case makes no
+//!   progress for [`HANG`];
+//! - through the CLI, every run with a timeout ([`HANG`]; the process group is killed), its peak
+//!   RSS measured by `/usr/bin/time -f %M` (or, without it, by polling `/proc/<pid>/status`).
+//!
+//! Failures are collected with an exact reproducer (file, truncation or flipped bytes, message)
+//! and reported together at the end of each test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
+use std::io::{Cursor, Write};
+use std::os::unix::process::CommandExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use redkit::rdbfile::{RdbReader, Segment};
+use redkit_formats::rdb::read::{
+    decode_value, parse_header, Ctx, Framed, Group, Item, KeyRecord, Parser, Sink, StreamId,
+    Walker, HEADER_LEN,
+};
+use redkit_formats::Elem;
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+// ---------------------------------------------------------------------------------------------
+
+/// The largest single allocation allowed while reading a damaged file in process. The reader's
+/// own chunks are 4 MiB; an LZF value may expand 88 times its (small) compressed size. Anything
+/// sized by a length field of a damaged file is far larger.
+const ALLOC_LIMIT: usize = 64 << 20;
+/// Peak RSS allowed for one CLI run on these small files (a run on the biggest sample peaks
+/// near 7 MiB).
+const RSS_LIMIT_KB: u64 = 64 << 10;
+/// A case (one CLI run, or one in-process read) that takes longer than this is a hang.
+const HANG: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------------------------
+// Allocation tracking: the largest allocation made on the current thread above ALLOC_LIMIT
+// ---------------------------------------------------------------------------------------------
+
+struct Tracking;
+
+thread_local! {
+    static LARGEST_ALLOC: Cell<usize> = const { Cell::new(0) };
+}
+
+#[inline]
+fn note_alloc(size: usize) {
+    if size > ALLOC_LIMIT {
+        let _ = LARGEST_ALLOC.try_with(|c| {
+            if size > c.get() {
+                c.set(size);
+            }
+        });
+    }
+}
+
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_alloc(layout.size());
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_alloc(layout.size());
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_alloc(new_size);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Tracking = Tracking;
+
+// ---------------------------------------------------------------------------------------------
+// Panics on the library's reader thread ("rdb-read") cannot be caught by catch_unwind on the
+// calling thread: a hook counts them.
+// ---------------------------------------------------------------------------------------------
+
+static READER_PANICS: AtomicU64 = AtomicU64::new(0);
+static READER_PANIC_TEXT: Mutex<String> = Mutex::new(String::new());
+
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some("rdb-read") {
+                READER_PANICS.fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut t) = READER_PANIC_TEXT.lock() {
+                    *t = info.to_string();
+                }
+            }
+            prev(info);
+        }));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------------------------
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The committed samples (made by redis-server 7.0), smallest first.
+const SAMPLES: [&str; 5] = [
+    "function.rdb",
+    "multidb-expiry.rdb",
+    "strings.rdb",
+    "streams.rdb",
+    "all-types.rdb",
+];
+
+/// Corpus files that the library reads without error, covering other versions and encodings:
+/// zipmap (v3), v4 without checksum, ziplists (v6/v7), quicklist (v7), streams v1 (v9),
+/// listpack sets (v11), hash field TTLs (v12), the Valkey header.
+const CORPUS: [&str; 9] = [
+    "valkey/tests/assets/hash-zipmap.rdb",
+    "valkey/tests/assets/encodings.rdb",
+    "redis-rdb-tools/tests/dumps/ziplist_with_integers.rdb",
+    "rdb-rs/tests/dumps/quicklist_with_multiple_nodes.rdb",
+    "redis-rdb-tools/tests/dumps/redis_50_with_streams.rdb",
+    "HDT3213-rdb/cases/set_listpack.rdb",
+    "HDT3213-rdb/cases/hash_with_hfe.rdb",
+    "HDT3213-rdb/cases/stream_listoacks_3.rdb",
+    "HDT3213-rdb/cases/valkey_hash2_with_hfe.rdb",
+];
+
+fn sample_path(name: &str) -> PathBuf {
+    let p = root().join("samples").join(name);
+    assert!(
+        p.is_file(),
+        "committed sample missing: {} (see samples/README.md)",
+        p.display()
+    );
+    p
+}
+
+fn corpus_path(rel: &str) -> PathBuf {
+    let dir = root().join("../shared/corpus");
+    if !dir.join("README.md").is_file() {
+        panic!(
+            "the third-party corpus is MISSING: expected {} with its README.md (../shared/corpus \
+             beside the workspace); these tests need it",
+            dir.display()
+        );
+    }
+    let p = dir.join(rel);
+    assert!(p.is_file(), "corpus file missing: {}", p.display());
+    p
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+/// Every starting file: (display name, path, bytes).
+fn all_inputs() -> Vec<(String, PathBuf, Vec<u8>)> {
+    let mut v = Vec::new();
+    for s in SAMPLES {
+        let p = sample_path(s);
+        v.push((format!("samples/{s}"), p.clone(), read(&p)));
+    }
+    for c in CORPUS {
+        let p = corpus_path(c);
+        v.push((format!("corpus/{c}"), p.clone(), read(&p)));
+    }
+    v
+}
+
+/// A deterministic PRNG (splitmix64) for fixed seeds.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Show bytes as hex, for reproducers.
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-process reading, as check-rdb does it
+// ---------------------------------------------------------------------------------------------
+
+/// Counts what the decoder hands out (so every element is really produced).
+#[derive(Default)]
+struct Count(u64);
+
+impl Sink for Count {
+    fn string(&mut self, v: &[u8]) {
+        self.0 += v.len() as u64;
+    }
+    fn list_elem(&mut self, _e: Elem<'_>) {
+        self.0 += 1;
+    }
+    fn set_member(&mut self, _e: Elem<'_>) {
+        self.0 += 1;
+    }
+    fn zset_member(&mut self, _m: Elem<'_>, _s: f64) {
+        self.0 += 1;
+    }
+    fn hash_field(&mut self, _f: Elem<'_>, _v: Elem<'_>, _e: Option<i64>) {
+        self.0 += 1;
+    }
+    fn stream_entry(&mut self, _id: StreamId, fields: &[(Elem<'_>, Elem<'_>)]) {
+        self.0 += fields.len() as u64 + 1;
+    }
+    fn stream_group(&mut self, g: &Group) {
+        self.0 += g.pending.len() as u64 + 1;
+    }
+    fn module(&mut self, _id: u64, raw: &[u8]) {
+        self.0 += raw.len() as u64;
+    }
+}
+
+/// Read `bytes` through the library: frame every item, decode every key and every value with
+/// deep checks, then the checksum. Ok(number of keys) or the error's text.
+///
+/// `known` are the items of the undamaged file: the k-th item framed here that equals the k-th
+/// known one is the same bytes in the same framing state, so its (pure) decoding was already
+/// checked on the undamaged file and is not repeated. Pass `&[]` to decode everything.
+fn lib_read(bytes: &[u8], known: &[&Framed<'_>]) -> Result<u64, String> {
+    let len = bytes.len() as u64;
+    let mut r = RdbReader::from_reader(Box::new(Cursor::new(bytes.to_vec())), Some(len))
+        .map_err(|e| e.to_string())?;
+    let ctx = Ctx::new(r.header(), true);
+    let mut w = Walker::default();
+    let mut keys = 0;
+    let mut k = 0;
+    while let Some(seg) = r.next_segment().map_err(|e| e.to_string())? {
+        for f in seg.items() {
+            let same = known.get(k).is_some_and(|kf| *kf == f);
+            k += 1;
+            if let Item::Key(rec) = &f.item {
+                keys += 1;
+                if same {
+                    continue;
+                }
+                rec.key.to_vec(rec.key_offset).map_err(|e| e.to_string())?;
+                let mut c = Count::default();
+                decode_value(&ctx, &mut w, rec, &mut c).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    if r.trailer().is_none() {
+        return Err("LIBRARY BUG: next_segment returned None but there is no trailer".into());
+    }
+    Ok(keys)
+}
+
+/// The framed items of a file that reads cleanly (kept with the segments that own them).
+fn frame_all(bytes: &[u8]) -> Vec<Segment> {
+    let mut r = RdbReader::from_reader(
+        Box::new(Cursor::new(bytes.to_vec())),
+        Some(bytes.len() as u64),
+    )
+    .expect("an undamaged file opens");
+    let mut segs = Vec::new();
+    while let Some(seg) = r.next_segment().expect("an undamaged file frames") {
+        segs.push(seg);
+    }
+    segs
+}
+
+/// What happened to one in-process read.
+#[derive(Debug)]
+enum Outcome {
+    Ok(u64),
+    Err(String),
+    /// Panicked (message), allocated too much (bytes), or broke an invariant (text).
+    Bad(String),
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".into()
+    }
+}
+
+/// Read `bytes` in process and classify the outcome. An error must be one line that starts
+/// with `[offset N]`, N no larger than the input.
+fn lib_outcome(bytes: &[u8], known: &[&Framed<'_>]) -> Outcome {
+    install_panic_hook();
+    LARGEST_ALLOC.with(|c| c.set(0));
+    let panics_before = READER_PANICS.load(Ordering::SeqCst);
+    let r = catch_unwind(AssertUnwindSafe(|| lib_read(bytes, known)));
+    let largest = LARGEST_ALLOC.with(|c| c.replace(0));
+    if READER_PANICS.load(Ordering::SeqCst) != panics_before {
+        let t = READER_PANIC_TEXT.lock().map(|t| t.clone()).unwrap_or_default();
+        return Outcome::Bad(format!("the reader thread panicked: {t}"));
+    }
+    if largest > 0 {
+        return Outcome::Bad(format!(
+            "allocated {largest} bytes at once (limit {ALLOC_LIMIT}); result {r:?}",
+            r = r.as_ref().map_err(|_| "panic")
+        ));
+    }
+    match r {
+        Err(p) => Outcome::Bad(format!("PANIC: {}", panic_text(&*p))),
+        Ok(Ok(n)) => Outcome::Ok(n),
+        Ok(Err(msg)) => match check_error_text(&msg, bytes.len()) {
+            Ok(()) => Outcome::Err(msg),
+            Err(why) => Outcome::Bad(format!("{why}: {msg:?}")),
+        },
+    }
+}
+
+/// The offset in `[offset N]` at the start of `msg`.
+fn offset_of(msg: &str) -> Option<u64> {
+    let rest = msg.strip_prefix("[offset ")?;
+    let end = rest.find(']')?;
+    rest[..end].parse().ok()
+}
+
+/// An error text must be one line starting with `[offset N]`, N within the input.
+fn check_error_text(msg: &str, input_len: usize) -> Result<(), String> {
+    if msg.contains('\n') || msg.contains('\r') {
+        return Err("error is not one line".into());
+    }
+    let Some(off) = offset_of(msg) else {
+        return Err("error does not start with `[offset N]`".into());
+    };
+    if off > input_len as u64 {
+        return Err(format!(
+            "error names offset {off}, beyond the input's {input_len} bytes"
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watchdog: run a loop of cases on a worker thread; fail when one case takes longer than HANG
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Progress {
+    ticks: AtomicU64,
+    case: Mutex<String>,
+}
+
+impl Progress {
+    /// A new case starts; `what` describes it (for the hang report).
+    fn case(&self, what: impl FnOnce() -> String) {
+        let s = what();
+        if let Ok(mut c) = self.case.lock() {
+            *c = s;
+        }
+        self.ticks.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Run `f` on its own thread. Panics (with the current case) when no new case starts for
+/// [`HANG`]; a hung worker is left behind, the test fails at once.
+fn with_watchdog<T: Send + 'static>(
+    what: &str,
+    limit: Duration,
+    f: impl FnOnce(&Progress) -> T + Send + 'static,
+) -> T {
+    let p = Arc::new(Progress::default());
+    let (tx, rx) = mpsc::channel();
+    let p2 = Arc::clone(&p);
+    std::thread::Builder::new()
+        .name(format!("bad-input {what}"))
+        .spawn(move || {
+            let r = catch_unwind(AssertUnwindSafe(|| f(&p2)));
+            let _ = tx.send(r);
+        })
+        .expect("cannot spawn a worker thread");
+    let mut last = (0u64, Instant::now());
+    loop {
+        match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(Ok(v)) => return v,
+            Ok(Err(payload)) => std::panic::resume_unwind(payload),
+            Err(RecvTimeoutError::Timeout) => {
+                let t = p.ticks.load(Ordering::SeqCst);
+                if t != last.0 {
+                    last = (t, Instant::now());
+                } else if last.1.elapsed() > limit {
+                    let case = p.case.lock().map(|c| c.clone()).unwrap_or_default();
+                    panic!("{what}: HANG: one case ran for more than {limit:?}: {case}");
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("{what}: the worker thread vanished"),
+        }
+    }
+}
+
+/// Panic with the collected failures, if any (the first 30 in full).
+fn report(what: &str, cases: usize, failures: &[String]) {
+    eprintln!("{what}: {cases} cases, {} failures", failures.len());
+    if failures.is_empty() {
+        return;
+    }
+    let mut msg = format!("{what}: {} of {cases} cases failed:\n", failures.len());
+    for f in failures.iter().take(30) {
+        let _ = writeln!(msg, "  - {f}");
+    }
+    if failures.len() > 30 {
+        let _ = writeln!(msg, "  ... and {} more", failures.len() - 30);
+    }
+    panic!("{msg}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the CLI
+// ---------------------------------------------------------------------------------------------
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!(
+            "redkit-bad-input-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
+        TempDir(p)
+    }
+
+    /// Write `bytes` to a file in this dir and return its path.
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The outcome of one CLI run.
+struct Run {
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+    /// Peak resident set in KiB.
+    peak_kb: Option<u64>,
+    elapsed: Duration,
+    /// The command, for reports.
+    cmdline: String,
+}
+
+const TIME: &str = "/usr/bin/time";
+
+fn have_time() -> bool {
+    static HAVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAVE.get_or_init(|| Path::new(TIME).is_file())
+}
+
+/// `VmHWM` of a live process, in KiB.
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Run `redkit ARGS`, stdin from `stdin` (or /dev/null), stdout and stderr to files, under a
+/// timeout of [`HANG`] (the whole process group is killed, then the test fails).
+fn run_redkit(dir: &TempDir, args: &[&OsStr], stdin: Option<&[u8]>) -> Run {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let out_p = dir.0.join(format!("out-{n}"));
+    let err_p = dir.0.join(format!("err-{n}"));
+    let rss_p = dir.0.join(format!("rss-{n}"));
+    let exe = env!("CARGO_BIN_EXE_redkit");
+    let mut cmd = if have_time() {
+        let mut c = Command::new(TIME);
+        c.arg("-f").arg("%M").arg("-o").arg(&rss_p).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    cmd.args(args);
+    cmd.stdout(std::fs::File::create(&out_p).expect("cannot create stdout file"));
+    cmd.stderr(std::fs::File::create(&err_p).expect("cannot create stderr file"));
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.process_group(0);
+    let cmdline = format!(
+        "redkit {}",
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmdline}: {e}"));
+    let pid = child.id();
+    let writer = stdin.map(|b| {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let b = b.to_vec();
+        std::thread::spawn(move || {
+            // The child may stop reading early (bad header): a broken pipe is fine.
+            let _ = pipe.write_all(&b);
+        })
+    });
+    let mut polled_kb: Option<u64> = None;
+    let mut nap = Duration::from_micros(200);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) => {}
+            Err(e) => panic!("{cmdline}: wait failed: {e}"),
+        }
+        if !have_time() {
+            if let Some(kb) = vm_hwm_kb(pid) {
+                polled_kb = Some(polled_kb.map_or(kb, |p: u64| p.max(kb)));
+            }
+        }
+        if start.elapsed() > HANG {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("HANG: `{cmdline}` ran for more than {HANG:?} and was killed");
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let peak_kb = if have_time() {
+        std::fs::read_to_string(&rss_p)
+            .ok()
+            .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
+    } else {
+        polled_kb
+    };
+    let stdout = std::fs::read(&out_p).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&std::fs::read(&err_p).unwrap_or_default()).into_owned();
+    for p in [&out_p, &err_p, &rss_p] {
+        let _ = std::fs::remove_file(p);
+    }
+    Run {
+        code: status.code(),
+        stdout,
+        stderr,
+        peak_kb,
+        elapsed,
+        cmdline,
+    }
+}
+
+/// The three commands that read a whole RDB file.
+const COMMANDS: [&str; 3] = ["json", "check-rdb", "stats"];
+
+fn run_cmd(dir: &TempDir, cmd: &str, file: &OsStr, stdin: Option<&[u8]>) -> Run {
+    run_redkit(dir, &[OsStr::new(cmd), file], stdin)
+}
+
+/// Checks that hold for every run, good input or bad: exit 0 or 1, no panic, bounded memory.
+fn check_any_run(r: &Run) -> Result<(), String> {
+    if r.stderr.contains("panicked") {
+        return Err(format!("PANIC: stderr {:?}", r.stderr));
+    }
+    if !matches!(r.code, Some(0) | Some(1)) {
+        return Err(format!(
+            "exit code {:?} (killed by a signal?), stderr {:?}",
+            r.code, r.stderr
+        ));
+    }
+    if let Some(kb) = r.peak_kb {
+        if kb > RSS_LIMIT_KB {
+            return Err(format!(
+                "peak RSS {kb} KiB (limit {RSS_LIMIT_KB} KiB), stderr {:?}",
+                r.stderr
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A run on bad input: exit 1, and exactly one error naming an offset no larger than the input.
+/// json and stats print it as the last stderr line (`redkit: FILE: [offset N] ...`; earlier
+/// lines may only be warnings); check-rdb prints its report on stdout, the error as the line
+/// after `--- RDB ERROR DETECTED ---`, and nothing but warnings on stderr.
+/// Returns the error from `[offset` on.
+fn check_failed_run(r: &Run, cmd: &str, input_len: usize) -> Result<String, String> {
+    check_any_run(r)?;
+    if r.code != Some(1) {
+        return Err(format!(
+            "exit code {:?}, expected 1; stderr {:?}",
+            r.code, r.stderr
+        ));
+    }
+    if !r.stderr.is_empty() && !r.stderr.ends_with('\n') {
+        return Err(format!("stderr does not end with a newline: {:?}", r.stderr));
+    }
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    let (msg_line, warnings): (String, &[&str]) = if cmd == "check-rdb" {
+        let out = String::from_utf8_lossy(&r.stdout);
+        let mut it = out.lines().skip_while(|l| *l != "--- RDB ERROR DETECTED ---");
+        if it.next().is_none() {
+            return Err(format!(
+                "no `--- RDB ERROR DETECTED ---` in the report; stdout {:?}, stderr {:?}",
+                tail(&out),
+                r.stderr
+            ));
+        }
+        let Some(line) = it.next() else {
+            return Err(format!("nothing after the error marker: {:?}", tail(&out)));
+        };
+        if let Some(next) = it.next() {
+            if !next.starts_with("[info]") {
+                return Err(format!(
+                    "the error is not one line: {line:?} is followed by {next:?}"
+                ));
+            }
+        }
+        (line.to_string(), &lines[..])
+    } else {
+        let Some((last, earlier)) = lines.split_last() else {
+            return Err("exit 1 with nothing on stderr".into());
+        };
+        if !last.starts_with("redkit: ") {
+            return Err(format!("the error line does not start with `redkit: `: {last:?}"));
+        }
+        (last.to_string(), earlier)
+    };
+    if let Some(w) = warnings.iter().find(|l| !l.starts_with("warning: ")) {
+        return Err(format!(
+            "stderr has more than the one error line: {w:?} (stderr {:?})",
+            r.stderr
+        ));
+    }
+    let Some(at) = msg_line.find("[offset ") else {
+        return Err(format!("the error names no offset: {msg_line:?}"));
+    };
+    let msg = msg_line[at..].to_string();
+    check_error_text(&msg, input_len).map_err(|why| format!("{why}: {msg_line:?}"))?;
+    Ok(msg)
+}
+
+fn tail(s: &str) -> &str {
+    let n = s.len();
+    let mut i = n.saturating_sub(400);
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    &s[i..]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locating fields in a good file (with the library's framing, cross-checked byte by byte)
+// ---------------------------------------------------------------------------------------------
+
+/// A key record of a good file: its type byte's offset, type, and value offset/length.
+#[derive(Debug, Clone)]
+struct KeyAt {
+    key: Vec<u8>,
+    type_offset: usize,
+    rdb_type: u8,
+    key_offset: usize,
+    value_offset: usize,
+    value_len: usize,
+}
+
+fn key_records(bytes: &[u8]) -> Vec<KeyAt> {
+    let mut r = RdbReader::from_reader(
+        Box::new(Cursor::new(bytes.to_vec())),
+        Some(bytes.len() as u64),
+    )
+    .expect("a good file opens");
+    let mut v = Vec::new();
+    while let Some(seg) = r.next_segment().expect("a good file frames") {
+        for f in seg.items() {
+            if let Item::Key(KeyRecord {
+                rdb_type,
+                key,
+                key_offset,
+                value,
+                value_offset,
+                ..
+            }) = &f.item
+            {
+                let k = KeyAt {
+                    key: key.to_vec(*key_offset).expect("a good key"),
+                    type_offset: *key_offset as usize - 1,
+                    rdb_type: *rdb_type,
+                    key_offset: *key_offset as usize,
+                    value_offset: *value_offset as usize,
+                    value_len: value.len(),
+                };
+                // The type byte sits just before the key, the value right after it.
+                assert_eq!(bytes[k.type_offset], k.rdb_type, "type byte of {k:?}");
+                assert_eq!(
+                    &bytes[k.value_offset..k.value_offset + k.value_len],
+                    *value,
+                    "value bytes of {k:?}"
+                );
+                v.push(k);
+            }
+        }
+    }
+    v
+}
+
+/// Length of the RDB length field at `b[0..]` (1, 2, 5 or 9 bytes), by its first byte.
+fn length_field_len(b: &[u8]) -> usize {
+    match b[0] >> 6 {
+        0 => 1,
+        1 => 2,
+        2 if b[0] == 0x80 => 5,
+        2 if b[0] == 0x81 => 9,
+        _ => panic!("not a plain length field: {:02x}", b[0]),
+    }
+}
+
+/// `bytes` with `bytes[at..at + old_len]` replaced by `new`.
+fn splice(bytes: &[u8], at: usize, old_len: usize, new: &[u8]) -> Vec<u8> {
+    let mut v = bytes[..at].to_vec();
+    v.extend_from_slice(new);
+    v.extend_from_slice(&bytes[at + old_len..]);
+    v
+}
+
+// =============================================================================================
+// 1. Truncation
+// =============================================================================================
+
+/// Truncations of `bytes` to each length in `cuts` through the library: an Err every time; the
+/// undamaged file reads cleanly.
+fn truncations_in_process(
+    name: &str,
+    bytes: &[u8],
+    cuts: &[usize],
+    p: &Progress,
+    failures: &mut Vec<String>,
+) {
+    p.case(|| format!("{name}: the whole file"));
+    match lib_outcome(bytes, &[]) {
+        Outcome::Ok(_) => {}
+        other => {
+            failures.push(format!(
+                "{name}: the undamaged file does not read cleanly: {other:?}"
+            ));
+            return;
+        }
+    }
+    let segs = frame_all(bytes);
+    let known: Vec<&Framed<'_>> = segs.iter().flat_map(|s| s.items()).collect();
+    for &cut in cuts {
+        p.case(|| format!("{name} truncated to {cut} bytes"));
+        match lib_outcome(&bytes[..cut], &known) {
+            Outcome::Err(_) => {}
+            Outcome::Ok(n) => failures.push(format!(
+                "{name} truncated to {cut} bytes: read as Ok ({n} keys), expected an error"
+            )),
+            Outcome::Bad(why) => failures.push(format!("{name} truncated to {cut} bytes: {why}")),
+        }
+    }
+}
+
+/// Every truncation of `bytes` through the framing layer alone: for each item of the file, the
+/// parser state before it frames a slice cut anywhere inside the item, which must fail as
+/// "incomplete" (that is what lets the reader report a truncated file instead of misreading
+/// it). Cheap enough for every offset of the biggest sample, where a whole `RdbReader` pass per
+/// offset (0.5 ms to open, plus framing the prefix) would take minutes.
+fn truncations_framing(name: &str, bytes: &[u8], p: &Progress, failures: &mut Vec<String>) {
+    install_panic_hook();
+    for cut in 0..HEADER_LEN.min(bytes.len()) {
+        p.case(|| format!("{name}: header truncated to {cut} bytes"));
+        match catch_unwind(|| parse_header(&bytes[..cut]).map_err(|e| e.to_string())) {
+            Ok(Err(msg)) => {
+                if let Err(why) = check_error_text(&msg, cut) {
+                    failures.push(format!("{name}: header cut to {cut} bytes: {why}: {msg:?}"));
+                }
+            }
+            Ok(Ok(h)) => failures.push(format!(
+                "{name}: header cut to {cut} bytes parsed as {h:?}"
+            )),
+            Err(e) => failures.push(format!(
+                "{name}: header cut to {cut} bytes: PANIC: {}",
+                panic_text(&*e)
+            )),
+        }
+    }
+    let header = parse_header(&bytes[..HEADER_LEN]).expect("undamaged header");
+    let mut parser = Parser::new(header);
+    let mut pos = HEADER_LEN;
+    loop {
+        let before = parser.clone();
+        let f = parser
+            .next(bytes, pos, 0)
+            .unwrap_or_else(|e| panic!("{name}: the undamaged file does not frame: {e}"));
+        let (start, end) = (pos, f.end);
+        for cut in start..end {
+            p.case(|| format!("{name}: item at {start}..{end} framed from {cut} bytes"));
+            LARGEST_ALLOC.with(|c| c.set(0));
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                before
+                    .clone()
+                    .next(&bytes[..cut], start, 0)
+                    .map(|f| f.end)
+                    .map_err(|e| (e.is_incomplete(), e.to_string()))
+            }));
+            let largest = LARGEST_ALLOC.with(|c| c.replace(0));
+            let what = format!("{name}: item at offsets {start}..{end} framed from the file cut to {cut} bytes");
+            if largest > 0 {
+                failures.push(format!("{what}: allocated {largest} bytes at once"));
+            }
+            match r {
+                Ok(Err((true, msg))) => {
+                    if let Err(why) = check_error_text(&msg, cut) {
+                        failures.push(format!("{what}: {why}: {msg:?}"));
+                    }
+                }
+                Ok(Err((false, msg))) => failures.push(format!(
+                    "{what}: a hard error instead of \"incomplete\": {msg}"
+                )),
+                Ok(Ok(e)) => failures.push(format!("{what}: framed as complete (ending at {e})")),
+                Err(e) => failures.push(format!("{what}: PANIC: {}", panic_text(&*e))),
+            }
+        }
+        pos = end;
+        if matches!(f.item, Item::Eof) {
+            break;
+        }
+    }
+}
+
+fn truncation_test(
+    what: &'static str,
+    inputs: Vec<(String, Vec<u8>)>,
+    cuts: fn(&[u8]) -> Vec<usize>,
+    framing_every_offset: bool,
+) {
+    let (cases, failures) = with_watchdog(what, HANG, move |p| {
+        let mut failures = Vec::new();
+        let mut cases = 0;
+        for (name, bytes) in &inputs {
+            let cuts = cuts(bytes);
+            cases += cuts.len();
+            truncations_in_process(name, bytes, &cuts, p, &mut failures);
+            if framing_every_offset {
+                cases += bytes.len();
+                truncations_framing(name, bytes, p, &mut failures);
+            }
+        }
+        (cases, failures)
+    });
+    report(what, cases, &failures);
+}
+
+#[test]
+fn truncated_at_every_offset_in_process() {
+    let inputs = all_inputs()
+        .into_iter()
+        .filter(|(n, _, _)| n != "samples/all-types.rdb")
+        .map(|(n, _, b)| (n, b))
+        .collect();
+    truncation_test(
+        "truncation in process (every offset)",
+        inputs,
+        |b| (0..b.len()).collect(),
+        false,
+    );
+}
+
+/// Offsets of the biggest sample for whole-reader passes: every offset of the header and of
+/// the EOF opcode + checksum, both sides of every item boundary, and 1500 spread evenly.
+fn sparse_cuts(bytes: &[u8]) -> Vec<usize> {
+    let n = bytes.len();
+    let mut cuts: Vec<usize> = (0..=HEADER_LEN).chain(n - 10..n).collect();
+    let header = parse_header(&bytes[..HEADER_LEN]).expect("undamaged header");
+    let mut parser = Parser::new(header);
+    let mut pos = HEADER_LEN;
+    while pos < n - 9 {
+        let f = parser.next(bytes, pos, 0).expect("undamaged file frames");
+        cuts.extend([pos + 1, f.end - 1, f.end, f.end + 1]);
+        pos = f.end;
+    }
+    cuts.extend((0..1500).map(|i| i * n / 1500));
+    cuts.retain(|&c| c < n);
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+#[test]
+fn truncated_at_every_offset_in_process_all_types() {
+    let p = sample_path("all-types.rdb");
+    truncation_test(
+        "truncation in process (all-types.rdb)",
+        vec![("samples/all-types.rdb".into(), read(&p))],
+        sparse_cuts,
+        true,
+    );
+}
+
+/// Truncations of `bytes` through the CLI: each of json, check-rdb and stats exits 1 with one
+/// clean error, the same error the library gives; json's output before the error is a prefix
+/// of its output for the undamaged file.
+fn truncations_cli(
+    name: &str,
+    bytes: &[u8],
+    cuts: &[usize],
+    p: &Progress,
+    failures: &mut Vec<String>,
+) -> usize {
+    let dir = TempDir::new("trunc");
+    let full = dir.file("full.rdb", bytes);
+    let full_json = run_cmd(&dir, "json", full.as_os_str(), None);
+    if full_json.code != Some(0) {
+        failures.push(format!(
+            "{name}: `redkit json` fails on the undamaged file: {:?}",
+            full_json.stderr
+        ));
+        return 0;
+    }
+    let segs = frame_all(bytes);
+    let known: Vec<&Framed<'_>> = segs.iter().flat_map(|s| s.items()).collect();
+    let mut cases = 0;
+    for &cut in cuts {
+        p.case(|| format!("CLI on {name} truncated to {cut} bytes"));
+        let what = format!("{name} truncated to {cut} bytes");
+        let lib = match lib_outcome(&bytes[..cut], &known) {
+            Outcome::Err(m) => m,
+            other => {
+                failures.push(format!("{what}: in process: {other:?}"));
+                continue;
+            }
+        };
+        let f = dir.file("cut.rdb", &bytes[..cut]);
+        for cmd in COMMANDS {
+            cases += 1;
+            let r = run_cmd(&dir, cmd, f.as_os_str(), None);
+            match check_failed_run(&r, cmd, cut) {
+                Err(why) => failures.push(format!("{what}: `{}`: {why}", r.cmdline)),
+                Ok(msg) if msg != lib => failures.push(format!(
+                    "{what}: `redkit {cmd}` says {msg:?}, the library says {lib:?}"
+                )),
+                Ok(_) => {}
+            }
+            if cmd == "json"
+                && (!full_json.stdout.starts_with(&r.stdout)
+                    || r.stdout.last().is_some_and(|&b| b != b'\n'))
+            {
+                failures.push(format!(
+                    "{what}: `redkit json` printed output that is not a prefix (in whole lines) \
+                     of its output for the undamaged file: ...{:?}",
+                    tail(&String::from_utf8_lossy(&r.stdout))
+                ));
+            }
+        }
+    }
+    cases
+}
+
+fn cli_truncation_test(what: &'static str, sample: &'static str, cuts: fn(&[u8]) -> Vec<usize>) {
+    let bytes = read(&sample_path(sample));
+    let (cases, failures) = with_watchdog(what, HANG * 2, move |p| {
+        let mut failures = Vec::new();
+        let cuts = cuts(&bytes);
+        let n = truncations_cli(&format!("samples/{sample}"), &bytes, &cuts, p, &mut failures);
+        (n, failures)
+    });
+    report(what, cases, &failures);
+}
+
+#[test]
+fn truncated_at_every_offset_cli_small_sample() {
+    cli_truncation_test(
+        "CLI truncation (every offset of multidb-expiry.rdb)",
+        "multidb-expiry.rdb",
+        |b| (0..b.len()).collect(),
+    );
+}
+
+#[test]
+fn truncated_at_spread_offsets_cli_all_types() {
+    cli_truncation_test(
+        "CLI truncation (300 offsets of all-types.rdb)",
+        "all-types.rdb",
+        |b| {
+            let n = b.len();
+            // 290 spread evenly, and the ends: inside the header, the EOF opcode, the CRC.
+            let mut c: Vec<usize> = (0..290).map(|i| i * n / 290).collect();
+            c.extend([1, 5, 8, 9, n - 9, n - 8, n - 5, n - 1]);
+            c.sort_unstable();
+            c.dedup();
+            c
+        },
+    );
+}
+
+// =============================================================================================
+// 2. Random byte flips
+// =============================================================================================
+
+/// A damaged copy: 1 to 8 bytes of `bytes` XORed with random non-zero values.
+fn flip(bytes: &[u8], rng: &mut Rng) -> (Vec<u8>, String) {
+    let mut v = bytes.to_vec();
+    let n = 1 + rng.below(8) as usize;
+    let mut desc = Vec::new();
+    for _ in 0..n {
+        let at = rng.below(v.len() as u64) as usize;
+        let x = 1 + rng.below(255) as u8;
+        desc.push(format!("[{at}] {:02x}->{:02x}", v[at], v[at] ^ x));
+        v[at] ^= x;
+    }
+    (v, desc.join(", "))
+}
+
+#[test]
+fn random_byte_flips_in_process() {
+    const COPIES: usize = 3000;
+    let inputs: Vec<(String, Vec<u8>)> = all_inputs().into_iter().map(|(n, _, b)| (n, b)).collect();
+    let (stats, failures) = with_watchdog("byte flips in process", HANG, move |p| {
+        let mut rng = Rng(0x5eed_0f_f11b5);
+        let mut failures = Vec::new();
+        let (mut ok, mut err) = (0, 0);
+        for i in 0..COPIES {
+            let (name, bytes) = &inputs[i % inputs.len()];
+            let (damaged, desc) = flip(bytes, &mut rng);
+            p.case(|| format!("{name} with bytes flipped: {desc}"));
+            match lib_outcome(&damaged, &[]) {
+                Outcome::Ok(_) => ok += 1,
+                Outcome::Err(_) => err += 1,
+                Outcome::Bad(why) => failures.push(format!(
+                    "{name} with bytes flipped ({desc}; copy {i} of seed 0x5eed0ff11b5): {why}"
+                )),
+            }
+        }
+        ((ok, err), failures)
+    });
+    eprintln!("byte flips in process: {} read Ok, {} clean errors", stats.0, stats.1);
+    report("byte flips in process", COPIES, &failures);
+}
+
+#[test]
+fn random_byte_flips_cli() {
+    const COPIES: usize = 100;
+    let inputs: Vec<(String, Vec<u8>)> = all_inputs().into_iter().map(|(n, _, b)| (n, b)).collect();
+    let failures = with_watchdog("byte flips through the CLI", HANG * 2, move |p| {
+        let dir = TempDir::new("flips");
+        let mut rng = Rng(0xc11_f11b5);
+        let mut failures = Vec::new();
+        for i in 0..COPIES {
+            let (name, bytes) = &inputs[i % inputs.len()];
+            let (damaged, desc) = flip(bytes, &mut rng);
+            let what = format!("{name} with bytes flipped ({desc}; copy {i} of seed 0xc11f11b5)");
+            p.case(|| what.clone());
+            let lib = match lib_outcome(&damaged, &[]) {
+                Outcome::Ok(_) => None,
+                Outcome::Err(m) => Some(m),
+                Outcome::Bad(why) => {
+                    failures.push(format!("{what}: in process: {why}"));
+                    continue;
+                }
+            };
+            let f = dir.file("flipped.rdb", &damaged);
+            for cmd in COMMANDS {
+                let r = run_cmd(&dir, cmd, f.as_os_str(), None);
+                let res = match r.code {
+                    Some(1) => check_failed_run(&r, cmd, damaged.len()).map(Some),
+                    _ => check_any_run(&r).map(|()| None),
+                };
+                match res {
+                    Err(why) => failures.push(format!("{what}: `{}`: {why}", r.cmdline)),
+                    // check-rdb validates as deeply as the in-process read: same verdict.
+                    Ok(msg) if cmd == "check-rdb" && msg != lib => failures.push(format!(
+                        "{what}: `redkit check-rdb` says {msg:?}, the library says {lib:?}"
+                    )),
+                    Ok(_) => {}
+                }
+            }
+        }
+        failures
+    });
+    report("byte flips through the CLI", COPIES, &failures);
+}
