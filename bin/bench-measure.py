@@ -4,7 +4,7 @@
 Usage: bench-measure.py [--stdout FILE] [--interval S] -- CMD [ARG...]
 
 Prints one line of JSON on its own stdout:
-  {"wall": seconds, "rc": exit code, "rss_anon_kb": peak sampled RssAnon,
+  {"wall": seconds, "cpu": user+system seconds, "rc": exit code, "rss_anon_kb": peak sampled RssAnon,
    "hwm_kb": peak VmHWM seen in /proc, "maxrss_kb": ru_maxrss from wait4}
 
 RssAnon (anonymous resident memory: heap and stacks, not the pages of a mapped
@@ -69,6 +69,7 @@ def main():
         json.dumps(
             {
                 "wall": round(wall, 3),
+                "cpu": round(usage.ru_utime + usage.ru_stime, 3),
                 "rc": rc,
                 "rss_anon_kb": rss_anon,
                 "hwm_kb": hwm,

@@ -112,7 +112,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let mut msg = format!("{e:#}");
             // Keep errors on one line: a key or path may hold a newline.
-            msg = msg.replace('\n', "\\n");
+            msg = msg.replace('\n', "\\n").replace('\r', "\\r");
             eprintln!("redkit: {msg}");
             ExitCode::from(1)
         }

@@ -339,7 +339,27 @@ impl RdbReader {
                     self.pos = (end_abs - self.cur.start) as usize;
                     break;
                 }
-                Err(e) if e.is_incomplete() => {}
+                Err(e) if e.is_incomplete() => {
+                    // A length that points past the end of a regular file: fail now instead of
+                    // reading the rest of the file into the buffer first.
+                    if let (Some(total), ErrorKind::UnexpectedEof { needed }) =
+                        (self.total_len, &e.kind)
+                    {
+                        let have_to = start_abs + buf.len() as u64;
+                        if have_to.saturating_add(*needed) > total {
+                            return Err(FmtError::corrupt(
+                                format!(
+                                    "length runs past the end of the file ({} bytes needed after offset {}, the file has {total})",
+                                    needed, have_to
+                                ),
+                                e.offset,
+                                e.doing,
+                            )
+                            .with_key_opt(e.key.as_deref())
+                            .into());
+                        }
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }

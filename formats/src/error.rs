@@ -87,6 +87,14 @@ impl Error {
         self
     }
 
+    /// Attach a key if there is one.
+    pub fn with_key_opt(self, key: Option<&[u8]>) -> Self {
+        match key {
+            Some(k) => self.with_key(k),
+            None => self,
+        }
+    }
+
     /// True when more input could make this error go away (a truncated stream, not corruption).
     pub fn is_incomplete(&self) -> bool {
         matches!(self.kind, ErrorKind::UnexpectedEof { .. })
@@ -116,7 +124,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Lzf(m) => write!(f, "bad LZF data: {m}"),
             ErrorKind::Corrupt(m) => write!(f, "{m}"),
             ErrorKind::BadDouble(b) => {
-                write!(f, "bad double value '{}'", String::from_utf8_lossy(b))
+                write!(f, "bad double value '{}'", crate::escape_key(b))
             }
             ErrorKind::Trailing(n) => write!(f, "{n} unexpected trailing bytes"),
             ErrorKind::Io(m) => write!(f, "I/O error: {m}"),

@@ -219,9 +219,11 @@ pub fn run(
                         match &f.item {
                             Item::Aux { name, value } => {
                                 let (n, v) = (text(name), text(value));
-                                report
-                                    .lines
-                                    .push(format!("[offset {at}] AUX FIELD {n} = '{v}'"));
+                                report.lines.push(format!(
+                                    "[offset {at}] AUX FIELD {} = '{}'",
+                                    redkit_formats::escape_key(n.as_bytes()),
+                                    redkit_formats::escape_key(v.as_bytes())
+                                ));
                                 report.aux.push((n, v));
                             }
                             Item::SelectDb(db) => report

@@ -99,7 +99,8 @@ pub fn parse_header(data: &[u8]) -> Result<Header> {
             "header",
         ));
     };
-    let text = String::from_utf8_lossy(digits).into_owned();
+    // Escaped: the header of a damaged file may hold any bytes, the message stays one line.
+    let text = crate::escape_key(digits);
     let version: u32 = if digits.iter().all(u8::is_ascii_digit) {
         text.parse().unwrap_or(0)
     } else {
@@ -566,12 +567,16 @@ impl Parser {
     }
 }
 
-/// Attach the key to an error if it is plain bytes (compressed keys are named by offset only).
+/// Attach the key to an error.
 fn keyed(e: Error, key: Str<'_>) -> Error {
     match key {
         Str::Raw(k) => e.with_key(k),
         Str::Int(i) => e.with_key(i.to_string().as_bytes()),
-        Str::Lzf { .. } => e,
+        // Errors are rare: decompressing a compressed key to name it is worth it.
+        Str::Lzf { .. } => match key.to_vec(0) {
+            Ok(k) => e.with_key(&k),
+            Err(_) => e,
+        },
     }
 }
 
