@@ -817,66 +817,75 @@ fn hash_bytes(b: &[u8]) -> u64 {
     mix(a, c)
 }
 
-/// Open-addressing set of fingerprints, reused across values. Clearing is O(1): a slot is in
-/// use only when its generation matches the current one.
+/// Open-addressing set of fingerprints, reused across values. Each value gets a table sized
+/// for its announced count (capped; it grows if the count lied), so small values stay in cache
+/// and clearing costs only the slots the value used.
 #[derive(Default)]
 struct DupTable {
-    slots: Vec<(u64, u32)>,
-    gen: u32,
+    /// 0 is an empty slot; stored hashes have their low bit set.
+    slots: Vec<u64>,
+    mask: usize,
     used: usize,
     /// Set by `note` when an insert found the hash already present.
     dup_seen: bool,
 }
 
 impl DupTable {
-    fn clear(&mut self) {
-        self.gen = self.gen.wrapping_add(1);
-        if self.gen == 0 {
-            // Generations wrapped: wipe for real once every 4 billion values.
-            self.slots.iter_mut().for_each(|s| *s = (0, 0));
-            self.gen = 1;
-        }
-        self.used = 0;
+    /// Start a new value expected to hold about `n` members (an untrusted hint).
+    fn begin(&mut self, n: u64) {
+        let want = (n.min(1 << 16) as usize * 2).next_power_of_two().max(16);
+        self.reset(want);
         self.dup_seen = false;
+    }
+
+    fn reset(&mut self, size: usize) {
+        if self.slots.len() < size {
+            self.slots.resize(size, 0);
+        }
+        self.slots[..size].fill(0);
+        self.mask = size - 1;
+        self.used = 0;
     }
 
     #[inline]
     fn note(&mut self, h: u64) {
-        if !self.insert(h) {
+        if !self.insert(h | 1) {
             self.dup_seen = true;
         }
     }
 
-    /// Insert; false when already present.
+    /// Insert a hash with its low bit set; false when already present.
+    #[inline]
     fn insert(&mut self, h: u64) -> bool {
-        if self.gen == 0 {
-            self.gen = 1;
+        if self.slots.is_empty() {
+            self.reset(16);
         }
-        if (self.used + 1) * 2 > self.slots.len() {
+        if (self.used + 1) * 2 > self.mask + 1 {
             self.grow();
         }
-        let mask = self.slots.len() - 1;
-        let mut i = (h as usize) & mask;
+        let mut i = (h >> 1) as usize & self.mask;
         loop {
-            let (sh, sg) = self.slots[i];
-            if sg != self.gen {
-                self.slots[i] = (h, self.gen);
+            let s = self.slots[i];
+            if s == 0 {
+                self.slots[i] = h;
                 self.used += 1;
                 return true;
             }
-            if sh == h {
+            if s == h {
                 return false;
             }
-            i = (i + 1) & mask;
+            i = (i + 1) & self.mask;
         }
     }
 
     fn grow(&mut self) {
-        let n = (self.slots.len() * 2).max(64);
-        let gen = self.gen;
-        let old = std::mem::replace(&mut self.slots, vec![(0, 0); n]);
-        self.used = 0;
-        for (h, _) in old.into_iter().filter(|&(_, g)| g == gen) {
+        let old: Vec<u64> = self.slots[..=self.mask]
+            .iter()
+            .copied()
+            .filter(|&h| h != 0)
+            .collect();
+        self.reset((self.mask + 1) * 2);
+        for h in old {
             self.insert(h);
         }
     }
@@ -893,7 +902,7 @@ impl Walker {
     ) -> Result<()> {
         let check_dups = S::DECODE && ctx.deep;
         if check_dups {
-            self.dups.clear();
+            self.dups.begin(16);
         }
         let start = cur.offset();
         if !S::DECODE {
@@ -923,6 +932,9 @@ impl Walker {
             TYPE_LIST | TYPE_SET => {
                 let n = cur.count("element count")?;
                 sink.len_hint(n);
+                if check_dups {
+                    self.dups.begin(n);
+                }
                 for _ in 0..n {
                     let at = cur.offset();
                     let s = cur.string(if t == TYPE_LIST {
@@ -946,6 +958,9 @@ impl Walker {
             TYPE_ZSET | TYPE_ZSET_2 => {
                 let n = cur.count("zset member count")?;
                 sink.len_hint(n);
+                if check_dups {
+                    self.dups.begin(n);
+                }
                 for _ in 0..n {
                     let at = cur.offset();
                     let m = cur.string("zset member")?;
@@ -993,6 +1008,9 @@ impl Walker {
             TYPE_HASH => {
                 let n = cur.count("hash field count")?;
                 sink.len_hint(n);
+                if check_dups {
+                    self.dups.begin(n);
+                }
                 for _ in 0..n {
                     let fa = cur.offset();
                     let f = cur.string("hash field")?;
@@ -1011,6 +1029,9 @@ impl Walker {
             TYPE_HASH_METADATA_PRE_GA if ctx.family == Family::Valkey => {
                 let n = cur.count("hash field count")?;
                 sink.len_hint(n);
+                if check_dups {
+                    self.dups.begin(n);
+                }
                 for _ in 0..n {
                     let fa = cur.offset();
                     let f = cur.string("hash field")?;
@@ -1035,6 +1056,9 @@ impl Walker {
                 };
                 let n = cur.count("hash field count")?;
                 sink.len_hint(n);
+                if check_dups {
+                    self.dups.begin(n);
+                }
                 for _ in 0..n {
                     let ta = cur.offset();
                     let ttl = cur.length("hash field expiry")?;
@@ -1107,6 +1131,9 @@ impl Walker {
             TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
                 let n = cur.count("quicklist node count")?;
                 sink.len_hint(n);
+                if check_dups {
+                    self.dups.begin(n);
+                }
                 for _ in 0..n {
                     let container = if t == TYPE_LIST_QUICKLIST_2 {
                         let ca = cur.offset();
@@ -1678,6 +1705,64 @@ fn stream_listpack<'b, S: Sink>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deep_check(t: u8, value: &[u8]) -> Result<()> {
+        let ctx = Ctx {
+            family: Family::Redis,
+            version: 11,
+            deep: true,
+        };
+        let rec = KeyRecord {
+            db: 0,
+            rdb_type: t,
+            key: Str::Raw(b"k"),
+            key_offset: 0,
+            value,
+            value_offset: 100,
+            expire_ms: None,
+            lru_idle: None,
+            lfu_freq: None,
+            meta: None,
+        };
+        decode_value(&ctx, &mut Walker::default(), &rec, &mut SkipSink2)
+    }
+
+    struct SkipSink2;
+    impl Sink for SkipSink2 {}
+
+    #[test]
+    fn duplicate_members_are_caught_in_every_set_and_hash_form() {
+        // Plain set: two members "a".
+        assert!(deep_check(TYPE_SET, b"\x02\x01a\x01a").is_err());
+        assert!(deep_check(TYPE_SET, b"\x02\x01a\x01b").is_ok());
+        // An int-encoded 7 and the text "7" are the same member.
+        assert!(deep_check(TYPE_SET, b"\x02\xc0\x07\x017").is_err());
+        // Plain hash with field "f" twice.
+        assert!(deep_check(TYPE_HASH, b"\x02\x01f\x011\x01f\x012").is_err());
+        // Listpack set with the member 5 twice, and a big set that grows the table.
+        let mut b = crate::listpack::Builder::new();
+        b.push_bytes(b"5");
+        b.push_bytes(b"x");
+        b.push_bytes(b"5");
+        let lp = b.finish();
+        let mut v = Vec::new();
+        crate::string::encode_raw(&lp, &mut v);
+        let err = deep_check(TYPE_SET_LISTPACK, &v).unwrap_err();
+        assert!(err.to_string().contains("duplicate"), "{err}");
+        let mut big = Vec::new();
+        crate::length::encode(3000, &mut big);
+        for i in 0..3000 {
+            crate::string::encode_raw(format!("m{i}").as_bytes(), &mut big);
+        }
+        assert!(deep_check(TYPE_SET, &big).is_ok());
+        // The same members plus a repeat of one of them.
+        let mut dup = Vec::new();
+        crate::length::encode(3001, &mut dup);
+        dup.extend_from_slice(&big[2..]);
+        crate::string::encode_raw(b"m1234", &mut dup);
+        let big = dup;
+        assert!(deep_check(TYPE_SET, &big).is_err());
+    }
 
     #[test]
     fn hash_bytes_handles_every_length_and_spreads() {
