@@ -52,6 +52,10 @@ use redkit_formats::rdb::read::{
 };
 use redkit_formats::Elem;
 
+mod common;
+
+use common::{corpus_file, sample_file, Rng, TempDir};
+
 // ---------------------------------------------------------------------------------------------
 // Limits
 // ---------------------------------------------------------------------------------------------
@@ -164,30 +168,6 @@ const CORPUS: [&str; 9] = [
     "HDT3213-rdb/cases/valkey_hash2_with_hfe.rdb",
 ];
 
-fn sample_path(name: &str) -> PathBuf {
-    let p = root().join("samples").join(name);
-    assert!(
-        p.is_file(),
-        "committed sample missing: {} (see samples/README.md)",
-        p.display()
-    );
-    p
-}
-
-fn corpus_path(rel: &str) -> PathBuf {
-    let dir = root().join("../shared/corpus");
-    if !dir.join("README.md").is_file() {
-        panic!(
-            "the third-party corpus is MISSING: expected {} with its README.md (../shared/corpus \
-             beside the workspace); these tests need it",
-            dir.display()
-        );
-    }
-    let p = dir.join(rel);
-    assert!(p.is_file(), "corpus file missing: {}", p.display());
-    p
-}
-
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
@@ -196,30 +176,14 @@ fn read(p: &Path) -> Vec<u8> {
 fn all_inputs() -> Vec<(String, PathBuf, Vec<u8>)> {
     let mut v = Vec::new();
     for s in SAMPLES {
-        let p = sample_path(s);
+        let p = sample_file(s);
         v.push((format!("samples/{s}"), p.clone(), read(&p)));
     }
     for c in CORPUS {
-        let p = corpus_path(c);
+        let p = corpus_file(c);
         v.push((format!("corpus/{c}"), p.clone(), read(&p)));
     }
     v
-}
-
-/// A deterministic PRNG (splitmix64) for fixed seeds.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Show bytes as hex, for reproducers.
@@ -464,35 +428,6 @@ fn report(what: &str, cases: usize, failures: &[String]) {
 // Running the CLI
 // ---------------------------------------------------------------------------------------------
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let p =
-            std::env::temp_dir().join(format!("redkit-bad-input-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
-        TempDir(p)
-    }
-
-    /// Write `bytes` to a file in this dir and return its path.
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The outcome of one CLI run.
 struct Run {
     code: Option<i32>,
@@ -524,9 +459,9 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
 fn run_redkit(dir: &TempDir, args: &[&OsStr], stdin: Option<&[u8]>) -> Run {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    let out_p = dir.0.join(format!("out-{n}"));
-    let err_p = dir.0.join(format!("err-{n}"));
-    let rss_p = dir.0.join(format!("rss-{n}"));
+    let out_p = dir.path().join(format!("out-{n}"));
+    let err_p = dir.path().join(format!("err-{n}"));
+    let rss_p = dir.path().join(format!("rss-{n}"));
     let exe = env!("CARGO_BIN_EXE_redkit");
     let mut cmd = if have_time() {
         let mut c = Command::new(TIME);
@@ -964,7 +899,7 @@ fn sparse_cuts(bytes: &[u8]) -> Vec<usize> {
 
 #[test]
 fn truncated_at_every_offset_in_process_all_types() {
-    let p = sample_path("all-types.rdb");
+    let p = sample_file("all-types.rdb");
     truncation_test(
         "truncation in process (all-types.rdb)",
         vec![("samples/all-types.rdb".into(), read(&p))],
@@ -983,7 +918,7 @@ fn truncations_cli(
     p: &Progress,
     failures: &mut Vec<String>,
 ) -> usize {
-    let dir = TempDir::new("trunc");
+    let dir = TempDir::new("bad-input-trunc");
     let full = dir.file("full.rdb", bytes);
     let full_json = run_cmd(&dir, "json", full.as_os_str(), None);
     if full_json.code != Some(0) {
@@ -1033,7 +968,7 @@ fn truncations_cli(
 }
 
 fn cli_truncation_test(what: &'static str, sample: &'static str, cuts: fn(&[u8]) -> Vec<usize>) {
-    let bytes = read(&sample_path(sample));
+    let bytes = read(&sample_file(sample));
     let (cases, failures) = with_watchdog(what, HANG * 2, move |p| {
         let mut failures = Vec::new();
         let cuts = cuts(&bytes);
@@ -1098,7 +1033,7 @@ fn random_byte_flips_in_process() {
     const COPIES: usize = 3000;
     let inputs: Vec<(String, Vec<u8>)> = all_inputs().into_iter().map(|(n, _, b)| (n, b)).collect();
     let (stats, failures) = with_watchdog("byte flips in process", HANG, move |p| {
-        let mut rng = Rng(0x05ee_d0ff_11b5);
+        let mut rng = Rng::from_state(0x05ee_d0ff_11b5);
         let mut failures = Vec::new();
         let (mut ok, mut err) = (0, 0);
         for i in 0..COPIES {
@@ -1127,8 +1062,8 @@ fn random_byte_flips_cli() {
     const COPIES: usize = 100;
     let inputs: Vec<(String, Vec<u8>)> = all_inputs().into_iter().map(|(n, _, b)| (n, b)).collect();
     let failures = with_watchdog("byte flips through the CLI", HANG * 2, move |p| {
-        let dir = TempDir::new("flips");
-        let mut rng = Rng(0xc11_f11b5);
+        let dir = TempDir::new("bad-input-flips");
+        let mut rng = Rng::from_state(0xc11_f11b5);
         let mut failures = Vec::new();
         for i in 0..COPIES {
             let (name, bytes) = &inputs[i % inputs.len()];
@@ -1185,7 +1120,7 @@ struct Damaged {
 /// Each copy fails cleanly in process and in json, check-rdb and stats, with the same error
 /// everywhere, within `max_time` per run.
 fn check_damaged(cases: Vec<Damaged>, max_time: Duration) -> Vec<String> {
-    let dir = TempDir::new("damaged");
+    let dir = TempDir::new("bad-input-damaged");
     let mut failures = Vec::new();
     for d in cases {
         let Damaged {
@@ -1299,7 +1234,7 @@ fn wrong_crc_is_an_error_and_zero_crc_is_disabled() {
         let mut failures = check_damaged(damaged, HANG);
 
         // A zeroed CRC: "checksum disabled", and every command reads the file as before.
-        let dir = TempDir::new("crc0");
+        let dir = TempDir::new("bad-input-crc0");
         for (name, bytes, _) in &files {
             let n = bytes.len();
             let mut b = bytes.clone();
@@ -1443,7 +1378,7 @@ fn lengths_larger_than_the_file_fail_fast_without_allocating() {
     );
     let mut damaged = Vec::new();
     for s in ["strings.rdb", "all-types.rdb"] {
-        let bytes = read(&sample_path(s));
+        let bytes = read(&sample_file(s));
         let keys = key_records(&bytes);
         // Length fields: the key of the first record, the value of the first plain string,
         // both lengths of the first LZF string, the first blob (listpack, intset), and the
@@ -1508,7 +1443,7 @@ fn lengths_larger_than_the_file_fail_fast_without_allocating() {
     // the record runs past a chunk's end and takes the reader's path that gathers it from
     // several chunks: from a file, whose size the reader knows, and from stdin, whose size it
     // does not.
-    let bytes = read(&sample_path("strings.rdb"));
+    let bytes = read(&sample_file("strings.rdb"));
     let k = key_records(&bytes)
         .into_iter()
         .find(|k| k.rdb_type == 0 && bytes[k.value_offset] < 0x40)
@@ -1545,7 +1480,7 @@ fn lengths_larger_than_the_file_fail_fast_without_allocating() {
 
 #[test]
 fn bad_headers_and_tiny_files() {
-    let all = read(&sample_path("all-types.rdb"));
+    let all = read(&sample_file("all-types.rdb"));
     let body = &all[HEADER_LEN..];
     let with_header = |h: &[u8]| {
         let mut v = h.to_vec();
@@ -1613,7 +1548,7 @@ fn bad_headers_and_tiny_files() {
 /// text) must not break the error's single line.
 #[test]
 fn quoted_file_bytes_keep_the_error_on_one_line() {
-    let all = read(&sample_path("all-types.rdb"));
+    let all = read(&sample_file("all-types.rdb"));
     let mut damaged = Vec::new();
     for h in [&b"REDIS00\n1"[..], b"REDIS0\r10", b"VALKEY0\n8"] {
         let mut v = h.to_vec();
@@ -1628,7 +1563,7 @@ fn quoted_file_bytes_keep_the_error_on_one_line() {
     }
     // encodings.rdb (RDB 4) starts with a type-3 zset, its scores stored as text: replace the
     // first score with one holding a newline.
-    let enc = read(&corpus_path("valkey/tests/assets/encodings.rdb"));
+    let enc = read(&corpus_file("valkey/tests/assets/encodings.rdb"));
     let k = key_records(&enc)
         .into_iter()
         .find(|k| k.rdb_type == 3)
@@ -1691,13 +1626,13 @@ fn quoted_file_bytes_keep_the_error_on_one_line() {
 #[test]
 fn stdin_gives_the_same_results_as_the_file() {
     let (cases, failures) = with_watchdog("stdin", HANG * 2, move |p| {
-        let dir = TempDir::new("stdin");
+        let dir = TempDir::new("bad-input-stdin");
         let mut failures = Vec::new();
         let mut cases = 0;
         let dash = OsStr::new("-");
         for s in SAMPLES {
-            let bytes = read(&sample_path(s));
-            let path = sample_path(s);
+            let bytes = read(&sample_file(s));
+            let path = sample_file(s);
             for cmd in ["json", "stats"] {
                 p.case(|| format!("{cmd} - < {s}"));
                 cases += 1;
@@ -1722,7 +1657,7 @@ fn stdin_gives_the_same_results_as_the_file() {
             }
         }
         for s in ["all-types.rdb", "multidb-expiry.rdb"] {
-            let bytes = read(&sample_path(s));
+            let bytes = read(&sample_file(s));
             let n = bytes.len();
             for cut in [0, 3, 5, 9, 10, n / 3, n / 2, n - 9, n - 8, n - 4, n - 1] {
                 let f = dir.file("cut.rdb", &bytes[..cut]);

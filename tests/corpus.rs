@@ -6,42 +6,24 @@
 //! projects' own test suites that the README points to) or from a live redis-server 7.0 loading
 //! the same file (the project's test oracle).
 //!
-//! Tests read the corpus in place and copy nothing into the project. Helpers live in this file on
-//! purpose (it must not depend on `tests/common`).
+//! Tests read the corpus in place and copy nothing into the project. The JSON reader, the
+//! redkit runner and the redis-server harness are the shared ones of `tests/common`.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use common::{
+    corpus_dir, corpus_file, json_bytes, json_pair_refs, json_raw, json_score, redis_score,
+    redkit_run, Client, Json, RedisServer, RedkitRun, Reply,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fmt::{self, Write as _};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // Corpus location and README table
 // ---------------------------------------------------------------------------------------------
-
-fn corpus() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if !dir.join("README.md").is_file() {
-        panic!(
-            "third-party corpus is MISSING: expected {} (with its README.md). \
-             These tests need it; CI provides it at ../shared/corpus next to the workspace.",
-            dir.display()
-        );
-    }
-    dir
-}
-
-/// A file of the corpus, by its path relative to the corpus root; panics when it is missing.
-fn cpath(rel: &str) -> PathBuf {
-    let p = corpus().join(rel);
-    assert!(p.is_file(), "corpus file missing: {}", p.display());
-    p
-}
 
 /// One row of the README's file table.
 #[derive(Debug, Clone)]
@@ -104,7 +86,7 @@ fn parse_counts(col: &str) -> BTreeMap<String, u64> {
 fn readme_rows() -> &'static Vec<Row> {
     static ROWS: OnceLock<Vec<Row>> = OnceLock::new();
     ROWS.get_or_init(|| {
-        let text = std::fs::read_to_string(corpus().join("README.md")).unwrap();
+        let text = std::fs::read_to_string(corpus_dir().join("README.md")).unwrap();
         let mut rows = Vec::new();
         for line in text.lines() {
             let Some(body) = line.strip_prefix("| ") else {
@@ -129,7 +111,7 @@ fn readme_rows() -> &'static Vec<Row> {
             rows.len()
         );
         for r in &rows {
-            cpath(&r.path);
+            corpus_file(&r.path);
         }
         rows
     })
@@ -154,7 +136,7 @@ fn corpus_files(exts: &[&str]) -> Vec<String> {
             }
         }
     }
-    let root = corpus();
+    let root = corpus_dir();
     let mut all = Vec::new();
     walk(&root, &mut all);
     let mut rel: Vec<String> = all
@@ -175,66 +157,6 @@ fn corpus_files(exts: &[&str]) -> Vec<String> {
 // Running redkit
 // ---------------------------------------------------------------------------------------------
 
-struct Run {
-    shown: String,
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    /// stdout and stderr together, for message checks that should not depend on the stream.
-    fn all_text(&self) -> String {
-        format!("{}\n{}", String::from_utf8_lossy(&self.stdout), self.stderr)
-    }
-}
-
-/// Runs the redkit binary. Whatever the input, it must never panic, be killed, or exit with
-/// anything but 0 or 1.
-fn redkit<I, S>(args: I) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let args: Vec<OsString> = args
-        .into_iter()
-        .map(|a| a.as_ref().to_os_string())
-        .collect();
-    let shown = format!(
-        "redkit {}",
-        args.iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_redkit"))
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{shown}`: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "`{shown}` panicked:\n{stderr}"
-    );
-    let code = out.status.code().unwrap_or_else(|| {
-        panic!(
-            "`{shown}` was killed by a signal ({:?}):\n{stderr}",
-            out.status
-        )
-    });
-    assert!(
-        code == 0 || code == 1,
-        "`{shown}` exited with {code} (only 0 or 1 allowed):\n{stderr}"
-    );
-    Run {
-        shown,
-        code,
-        stdout: out.stdout,
-        stderr,
-    }
-}
-
 /// One key record of `redkit json`.
 #[derive(Debug, Clone)]
 struct Rec {
@@ -243,13 +165,13 @@ struct Rec {
     typ: String,
     encoding: String,
     expire: Option<i64>,
-    value: J,
-    field_expire: Option<J>,
-    line: J,
+    value: Json,
+    field_expire: Option<Json>,
+    line: Json,
 }
 
 impl Rec {
-    fn from_json(line: J) -> Rec {
+    fn from_json(line: Json) -> Rec {
         let expire = line.at("expire_at_ms");
         Rec {
             db: line.at("db").i64(),
@@ -276,11 +198,11 @@ impl Rec {
 
 struct Dump {
     recs: Vec<Rec>,
-    meta: Vec<J>,
+    meta: Vec<Json>,
 }
 
 impl Dump {
-    fn meta_of(&self, typ: &str) -> Vec<&J> {
+    fn meta_of(&self, typ: &str) -> Vec<&Json> {
         self.meta
             .iter()
             .filter(|m| m.at("type").str() == typ)
@@ -288,7 +210,7 @@ impl Dump {
     }
 }
 
-fn parse_dump(run: &Run) -> Dump {
+fn parse_dump(run: &RedkitRun) -> Dump {
     let text = std::str::from_utf8(&run.stdout)
         .unwrap_or_else(|e| panic!("`{}` wrote output that is not UTF-8: {e}", run.shown));
     let mut recs = Vec::new();
@@ -297,7 +219,7 @@ fn parse_dump(run: &Run) -> Dump {
         if line.trim().is_empty() {
             continue;
         }
-        let j = parse_json(line).unwrap_or_else(|e| {
+        let j = Json::parse(line).unwrap_or_else(|e| {
             panic!(
                 "`{}`: output line {} is not JSON ({e}): {}",
                 run.shown,
@@ -314,10 +236,10 @@ fn parse_dump(run: &Run) -> Dump {
     Dump { recs, meta }
 }
 
-fn try_json(file: &Path, extra: &[&str]) -> Result<Dump, Run> {
+fn try_json(file: &Path, extra: &[&str]) -> Result<Dump, RedkitRun> {
     let mut args: Vec<OsString> = vec!["json".into(), file.into()];
     args.extend(extra.iter().map(OsString::from));
-    let run = redkit(&args);
+    let run = redkit_run(&args);
     if run.code == 0 {
         Ok(parse_dump(&run))
     } else {
@@ -335,10 +257,10 @@ fn json(file: &Path, extra: &[&str]) -> Dump {
     })
 }
 
-fn check_rdb(file: &Path, extra: &[&str]) -> Run {
+fn check_rdb(file: &Path, extra: &[&str]) -> RedkitRun {
     let mut args: Vec<OsString> = vec!["check-rdb".into(), file.into()];
     args.extend(extra.iter().map(OsString::from));
-    redkit(&args)
+    redkit_run(&args)
 }
 
 /// The documented error shape: `[offset N] <what> (while reading <doing> of key '<key>')`
@@ -361,407 +283,27 @@ fn offset_error_line(text: &str) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A small order-preserving JSON reader (objects keep their order and duplicate names)
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Debug, PartialEq)]
-enum J {
-    Null,
-    Bool(bool),
-    Num(String),
-    Str(String),
-    Arr(Vec<J>),
-    Obj(Vec<(String, J)>),
-}
-
-impl J {
-    fn get(&self, k: &str) -> Option<&J> {
-        match self {
-            J::Obj(m) => m.iter().find(|(n, _)| n == k).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-    fn at(&self, k: &str) -> &J {
-        self.get(k)
-            .unwrap_or_else(|| panic!("JSON object lacks {k:?}: {}", trunc(&self.to_string(), 300)))
-    }
-    fn str(&self) -> &str {
-        match self {
-            J::Str(s) => s,
-            _ => panic!(
-                "expected a JSON string, got {}",
-                trunc(&self.to_string(), 200)
-            ),
-        }
-    }
-    fn arr(&self) -> &[J] {
-        match self {
-            J::Arr(a) => a,
-            _ => panic!(
-                "expected a JSON array, got {}",
-                trunc(&self.to_string(), 200)
-            ),
-        }
-    }
-    fn obj(&self) -> &[(String, J)] {
-        match self {
-            J::Obj(m) => m,
-            _ => panic!(
-                "expected a JSON object, got {}",
-                trunc(&self.to_string(), 200)
-            ),
-        }
-    }
-    fn i64(&self) -> i64 {
-        match self {
-            J::Num(n) => n
-                .parse()
-                .unwrap_or_else(|_| panic!("expected an integer, got {n}")),
-            _ => panic!(
-                "expected a JSON number, got {}",
-                trunc(&self.to_string(), 200)
-            ),
-        }
-    }
-    fn f64(&self) -> f64 {
-        match self {
-            J::Num(n) => n
-                .parse()
-                .unwrap_or_else(|_| panic!("expected a number, got {n}")),
-            _ => panic!(
-                "expected a JSON number, got {}",
-                trunc(&self.to_string(), 200)
-            ),
-        }
-    }
-    fn is_null(&self) -> bool {
-        matches!(self, J::Null)
-    }
-    /// `None` for a missing or null member, else its integer value.
-    fn opt_i64(&self, k: &str) -> Option<i64> {
-        self.get(k).filter(|v| !v.is_null()).map(J::i64)
-    }
-    /// `None` for a missing or null member, else its string value.
-    fn opt_str(&self, k: &str) -> Option<String> {
-        self.get(k)
-            .filter(|v| !v.is_null())
-            .map(|v| v.str().to_string())
-    }
-}
-
-impl fmt::Display for J {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            J::Null => write!(f, "null"),
-            J::Bool(b) => write!(f, "{b}"),
-            J::Num(n) => write!(f, "{n}"),
-            J::Str(s) => write!(f, "{s:?}"),
-            J::Arr(a) => {
-                write!(f, "[")?;
-                for (i, v) in a.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ",")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                write!(f, "]")
-            }
-            J::Obj(m) => {
-                write!(f, "{{")?;
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ",")?;
-                    }
-                    write!(f, "{k:?}:{v}")?;
-                }
-                write!(f, "}}")
-            }
-        }
-    }
-}
-
-fn parse_json(text: &str) -> Result<J, String> {
-    let mut p = JsonParser {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    p.ws();
-    let v = p.value()?;
-    p.ws();
-    if p.i != p.b.len() {
-        return p.err("trailing data");
-    }
-    Ok(v)
-}
-
-struct JsonParser<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at byte {}", self.i))
-    }
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            self.err(&format!("expected {:?}", c as char))
-        }
-    }
-    fn lit(&mut self, word: &str, v: J) -> Result<J, String> {
-        if self.b[self.i..].starts_with(word.as_bytes()) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            self.err("bad literal")
-        }
-    }
-    fn value(&mut self) -> Result<J, String> {
-        match self.peek() {
-            None => self.err("unexpected end"),
-            Some(b'{') => {
-                self.i += 1;
-                let mut m = Vec::new();
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(J::Obj(m));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.ws();
-                    self.eat(b':')?;
-                    self.ws();
-                    let v = self.value()?;
-                    m.push((k, v));
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(J::Obj(m));
-                        }
-                        _ => return self.err("expected ',' or '}'"),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut a = Vec::new();
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(J::Arr(a));
-                }
-                loop {
-                    self.ws();
-                    a.push(self.value()?);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(J::Arr(a));
-                        }
-                        _ => return self.err("expected ',' or ']'"),
-                    }
-                }
-            }
-            Some(b'"') => Ok(J::Str(self.string()?)),
-            Some(b't') => self.lit("true", J::Bool(true)),
-            Some(b'f') => self.lit("false", J::Bool(false)),
-            Some(b'n') => self.lit("null", J::Null),
-            Some(c) if c == b'-' || c.is_ascii_digit() => {
-                let start = self.i;
-                while matches!(
-                    self.peek(),
-                    Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                ) {
-                    self.i += 1;
-                }
-                Ok(J::Num(
-                    String::from_utf8(self.b[start..self.i].to_vec()).unwrap(),
-                ))
-            }
-            Some(_) => self.err("unexpected character"),
-        }
-    }
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self
-            .b
-            .get(self.i..self.i + 4)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u32::from_str_radix(h, 16).ok());
-        match h {
-            Some(v) => {
-                self.i += 4;
-                Ok(v)
-            }
-            None => self.err("bad \\u escape"),
-        }
-    }
-    fn string(&mut self) -> Result<String, String> {
-        self.eat(b'"')?;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let Some(c) = self.peek() else {
-                return self.err("unterminated string");
-            };
-            self.i += 1;
-            match c {
-                b'"' => break,
-                b'\\' => {
-                    let Some(e) = self.peek() else {
-                        return self.err("unterminated escape");
-                    };
-                    self.i += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&hi)
-                                && self.b[self.i..].starts_with(b"\\u")
-                            {
-                                let save = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                                        .unwrap()
-                                } else {
-                                    self.i = save;
-                                    '\u{FFFD}'
-                                }
-                            } else {
-                                char::from_u32(hi).unwrap_or('\u{FFFD}')
-                            }
-                        }
-                        _ => return self.err("invalid escape"),
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                }
-                _ => out.push(c),
-            }
-        }
-        String::from_utf8(out).or_else(|_| self.err("invalid UTF-8 in string"))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Byte strings and values
 // ---------------------------------------------------------------------------------------------
 
-fn b64decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    assert!(
-        s.len().is_multiple_of(4),
-        "base64 text is not padded to a multiple of 4: {}",
-        trunc(s, 80)
-    );
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in s.as_bytes() {
-        if c == b'=' {
-            break;
-        }
-        let v = ALPHABET
-            .iter()
-            .position(|&x| x == c)
-            .unwrap_or_else(|| panic!("invalid base64 character {:?}", c as char))
-            as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// A byte string of redkit's schema: a JSON string (valid UTF-8) or `{"base64": ...}` (otherwise).
-fn rk_bytes(j: &J) -> Vec<u8> {
-    match j {
-        J::Str(s) => s.as_bytes().to_vec(),
-        J::Obj(m) if m.len() == 1 && m[0].0 == "base64" => {
-            let b = b64decode(m[0].1.str());
-            assert!(
-                std::str::from_utf8(&b).is_err(),
-                "docs/json.md: valid UTF-8 must be written as a JSON string, but got base64 for {:?}",
-                show(&b)
-            );
-            b
-        }
-        _ => panic!(
-            "not a byte string of redkit's schema: {}",
-            trunc(&j.to_string(), 200)
-        ),
-    }
+/// A byte string of redkit's schema (docs/json.md); panics when it is not one.
+fn rk_bytes(j: &Json) -> Vec<u8> {
+    json_bytes(j).unwrap_or_else(|e| panic!("redkit byte string: {e}"))
 }
 
 /// A `raw` member (`{"base64": ...}` whatever the bytes).
-fn rk_raw(j: &J) -> Vec<u8> {
-    match j {
-        J::Obj(m) if m.len() == 1 && m[0].0 == "base64" => b64decode(m[0].1.str()),
-        _ => panic!(
-            "a raw member must be {{\"base64\": ...}}: {}",
-            trunc(&j.to_string(), 200)
-        ),
-    }
+fn rk_raw(j: &Json) -> Vec<u8> {
+    json_raw(j).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Pairs of a redkit hash (or field-expiry map): an object, or an array of `[field, value]` pairs
 /// when a field is not UTF-8.
-fn rk_pairs(j: &J) -> Vec<(Vec<u8>, &J)> {
-    match j {
-        J::Obj(m) => m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v)).collect(),
-        J::Arr(a) => a
-            .iter()
-            .map(|p| {
-                let p = p.arr();
-                assert_eq!(p.len(), 2, "hash pair must have 2 elements");
-                (rk_bytes(&p[0]), &p[1])
-            })
-            .collect(),
-        _ => panic!(
-            "not a hash of redkit's schema: {}",
-            trunc(&j.to_string(), 200)
-        ),
-    }
+fn rk_pairs(j: &Json) -> Vec<(Vec<u8>, &Json)> {
+    json_pair_refs(j).unwrap_or_else(|e| panic!("redkit hash: {e}"))
 }
 
-fn rk_score(j: &J) -> f64 {
-    match j {
-        J::Num(_) => j.f64(),
-        J::Str(s) => match s.as_str() {
-            "inf" => f64::INFINITY,
-            "-inf" => f64::NEG_INFINITY,
-            "nan" => f64::NAN,
-            _ => panic!("bad zset score string {s:?}"),
-        },
-        _ => panic!("bad zset score {j}"),
-    }
+fn rk_score(j: &Json) -> f64 {
+    json_score(j).unwrap_or_else(|e| panic!("zset score: {e}"))
 }
 
 /// Printable, truncated rendering of bytes for messages.
@@ -969,7 +511,7 @@ fn rk_field_expiry(rec: &Rec, enc: Enc) -> BTreeMap<Vec<u8>, i64> {
     }
 }
 
-fn sbytes(j: &J) -> Vec<u8> {
+fn sbytes(j: &Json) -> Vec<u8> {
     j.str().as_bytes().to_vec()
 }
 
@@ -1055,7 +597,7 @@ fn rfc3339_ms(s: &str) -> i64 {
 /// (fields without expiry are absent), `expiration` (RFC 3339) -> `expire_at_ms`; streams see
 /// `compare_stream_hdt`; `aux` records -> `--meta` aux records, `functions` -> function records.
 /// `size` and their encoding names are not compared.
-fn compare_hdt(ctx: &str, expected: &J, dump: &Dump, f: &mut Failures) {
+fn compare_hdt(ctx: &str, expected: &Json, dump: &Dump, f: &mut Failures) {
     let mut exp_keys = Vec::new();
     let mut exp_aux = Vec::new();
     let mut exp_functions = Vec::new();
@@ -1184,7 +726,7 @@ fn compare_hdt(ctx: &str, expected: &J, dump: &Dump, f: &mut Failures) {
 /// A stream entry: id and (field, value) pairs.
 type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
 
-fn stream_entries_rk(v: &J, enc: Enc) -> Vec<Entry> {
+fn stream_entries_rk(v: &Json, enc: Enc) -> Vec<Entry> {
     v.at("entries")
         .arr()
         .iter()
@@ -1224,7 +766,7 @@ fn first_entry_diff(exp: &[Entry], got: &[Entry]) -> Option<String> {
 /// HDT3213 fills a consumer's `activeTime` with its `seenTime` for streams older than version 3
 /// (the file stores no active time there); redkit deliberately writes null instead (docs/json.md),
 /// so activeTime is only compared for version-3 streams.
-fn compare_stream_hdt(ctx: &str, exp: &J, rk: &J, f: &mut Failures) {
+fn compare_stream_hdt(ctx: &str, exp: &Json, rk: &Json, f: &mut Failures) {
     let version = exp
         .opt_i64("version")
         .unwrap_or(if exp.get("isV2").is_some() { 2 } else { 1 });
@@ -1261,7 +803,7 @@ fn compare_stream_hdt(ctx: &str, exp: &J, rk: &J, f: &mut Failures) {
     let mut exp_entries = Vec::new();
     for node in exp.at("entries").arr() {
         for m in node.at("msgs").arr() {
-            if m.at("deleted") == &J::Bool(true) {
+            if m.at("deleted") == &Json::Bool(true) {
                 continue;
             }
             let fields = m
@@ -1289,7 +831,7 @@ fn compare_stream_hdt(ctx: &str, exp: &J, rk: &J, f: &mut Failures) {
     if let Some(d) = first_entry_diff(&exp_entries, &got_entries) {
         f.add(ctx, format!("stream entries: {d}"));
     }
-    let no_groups = J::Arr(vec![]);
+    let no_groups = Json::Arr(vec![]);
     let exp_groups = exp.get("groups").unwrap_or(&no_groups).arr();
     let got_groups = rk.at("groups").arr();
     f.eq(
@@ -1356,7 +898,7 @@ fn compare_stream_hdt(ctx: &str, exp: &J, rk: &J, f: &mut Failures) {
                 e.at("seenTime").i64(),
                 g.at("seen_time_ms").i64(),
             );
-            let ids = |j: Option<&J>| -> Vec<String> {
+            let ids = |j: Option<&Json>| -> Vec<String> {
                 j.map(|p| p.arr().iter().map(|x| x.str().to_string()).collect())
                     .unwrap_or_default()
             };
@@ -1389,19 +931,19 @@ fn hdt_cases() -> Vec<String> {
     corpus_files(&[".rdb"])
         .into_iter()
         .filter(|p| p.starts_with("HDT3213-rdb/cases/"))
-        .filter(|p| corpus().join(p.replace(".rdb", ".json")).is_file())
+        .filter(|p| corpus_dir().join(p.replace(".rdb", ".json")).is_file())
         .collect()
 }
 
 fn check_hdt_file(rdb_rel: &str, expected_json_rel: &str, f: &mut Failures) {
-    let expected = parse_json(&std::fs::read_to_string(cpath(expected_json_rel)).unwrap())
+    let expected = Json::parse(&std::fs::read_to_string(corpus_file(expected_json_rel)).unwrap())
         .unwrap_or_else(|e| panic!("{expected_json_rel}: {e}"));
     let needs_meta = expected
         .arr()
         .iter()
         .any(|o| matches!(o.at("type").str(), "aux" | "functions"));
     let ctx = format!("{rdb_rel} vs {expected_json_rel}");
-    let file = cpath(rdb_rel);
+    let file = corpus_file(rdb_rel);
     if rdb_rel.ends_with("zipmap_big_len.rdb") {
         // The zipmap's count byte is 0xFF, neither a real count nor ZIPMAP_BIGLEN (254):
         // redis-server 7.0.15 rejects the file ("Zipmap integrity check failed"), HDT3213 reads it.
@@ -1454,10 +996,11 @@ fn hash_field_expiry_matches_expected_json() {
         ("hash_as_listpack_with_hfe", "hash_listpack_ex"),
     ] {
         let rdb = format!("HDT3213-rdb/cases/{name}.rdb");
-        let exp =
-            parse_json(&std::fs::read_to_string(cpath(&rdb.replace(".rdb", ".json"))).unwrap())
-                .unwrap();
-        let dump = json(&cpath(&rdb), &[]);
+        let exp = Json::parse(
+            &std::fs::read_to_string(corpus_file(&rdb.replace(".rdb", ".json"))).unwrap(),
+        )
+        .unwrap();
+        let dump = json(&corpus_file(&rdb), &[]);
         let ctx = rdb.clone();
         f.eq(&ctx, "number of keys", exp.arr().len(), dump.recs.len());
         for (o, rec) in exp.arr().iter().zip(&dump.recs) {
@@ -1514,7 +1057,7 @@ fn hash_field_expiry_matches_expected_json() {
 /// rdb-rs JSON: an array with one object per database section (in file order, no db numbers),
 /// `{key: value}`; strings as strings, lists and sets as arrays, hashes as objects, zsets as
 /// `{member: "score"}`. Byte strings follow `rdbrs_enc`.
-fn compare_rdbrs(ctx: &str, expected: &J, dump: &Dump, f: &mut Failures) {
+fn compare_rdbrs(ctx: &str, expected: &Json, dump: &Dump, f: &mut Failures) {
     let mut sections: Vec<(i64, Vec<&Rec>)> = Vec::new();
     for r in &dump.recs {
         match sections.last_mut() {
@@ -1589,9 +1132,9 @@ fn compare_rdbrs(ctx: &str, expected: &J, dump: &Dump, f: &mut Failures) {
 }
 
 fn check_rdbrs_file(rdb_rel: &str, expected_json_rel: &str, f: &mut Failures) {
-    let expected = parse_json(&std::fs::read_to_string(cpath(expected_json_rel)).unwrap())
+    let expected = Json::parse(&std::fs::read_to_string(corpus_file(expected_json_rel)).unwrap())
         .unwrap_or_else(|e| panic!("{expected_json_rel}: {e}"));
-    let dump = json(&cpath(rdb_rel), &[]);
+    let dump = json(&corpus_file(rdb_rel), &[]);
     compare_rdbrs(
         &format!("{rdb_rel} vs {expected_json_rel}"),
         &expected,
@@ -1620,7 +1163,7 @@ fn rdb_rs_dumps_match_expected_json() {
     for rdb in &dumps {
         let exp = rdbrs_json_for(rdb);
         assert!(
-            corpus().join(&exp).is_file(),
+            corpus_dir().join(&exp).is_file(),
             "rdb-rs dump {rdb} has no expected {exp}"
         );
         check_rdbrs_file(rdb, &exp, &mut f);
@@ -1641,7 +1184,7 @@ fn redis_rdb_tools_dumps_match_expected_copies() {
         .into_iter()
         .filter(|p| p.starts_with("HDT3213-rdb/cases/") || p.starts_with("rdb-rs/tests/dumps/"))
         .map(|p| {
-            let b = std::fs::read(cpath(&p)).unwrap();
+            let b = std::fs::read(corpus_file(&p)).unwrap();
             (p, b)
         })
         .collect();
@@ -1657,7 +1200,7 @@ fn redis_rdb_tools_dumps_match_expected_copies() {
         dumps.len()
     );
     for rdb in &dumps {
-        let bytes = std::fs::read(cpath(rdb)).unwrap();
+        let bytes = std::fs::read(corpus_file(rdb)).unwrap();
         let mut covered = false;
         for (other, ob) in &candidates {
             if *ob != bytes {
@@ -1665,13 +1208,13 @@ fn redis_rdb_tools_dumps_match_expected_copies() {
             }
             if other.starts_with("HDT3213-rdb/") {
                 let exp = other.replace(".rdb", ".json");
-                if corpus().join(&exp).is_file() {
+                if corpus_dir().join(&exp).is_file() {
                     check_hdt_file(rdb, &exp, &mut f);
                     covered = true;
                 }
             } else {
                 let exp = rdbrs_json_for(other);
-                if corpus().join(&exp).is_file() {
+                if corpus_dir().join(&exp).is_file() {
                     check_rdbrs_file(rdb, &exp, &mut f);
                     covered = true;
                 }
@@ -1715,7 +1258,7 @@ fn module_name_from_id(id: u64) -> (String, u64) {
 #[test]
 fn redis_40_with_module() {
     let rel = "redis-rdb-tools/tests/dumps/redis_40_with_module.rdb";
-    let file = cpath(rel);
+    let file = corpus_file(rel);
     let row = readme_row(rel);
     // README: CRC 0 (checksum disabled) and 40 bytes after the EOF mark (diskless-transfer
     // trailer). Both are tolerated, the trailer with a warning.
@@ -1775,7 +1318,7 @@ fn redis_40_with_module() {
 fn redis_50_with_streams() {
     let rel = "redis-rdb-tools/tests/dumps/redis_50_with_streams.rdb";
     let row = readme_row(rel);
-    let dump = json(&cpath(rel), &[]);
+    let dump = json(&corpus_file(rel), &[]);
     // README: redis-server 7.0.15 loads db0:keys=14.
     assert_eq!(row.redis_loads(), Some(BTreeMap::from([(0, 14)])));
     assert_eq!(dump.recs.len(), 14, "redis-server loads 14 keys");
@@ -1795,7 +1338,7 @@ fn redis_50_with_streams() {
 #[test]
 fn redis_60_with_module_aux() {
     let rel = "redis-rdb-tools/tests/dumps/redis_60_with_module_aux.rdb";
-    let file = cpath(rel);
+    let file = corpus_file(rel);
     let row = readme_row(rel);
     assert_eq!(row.opcodes.get("module_aux"), Some(&1));
     // Module aux data is skipped generically (redis-server without the module refuses the file).
@@ -1939,7 +1482,7 @@ impl Cur<'_> {
 
 /// Compares redkit's stream with the stream metadata serialized in a DUMP payload (the listpacks
 /// themselves are skipped; entries are only counted).
-fn compare_stream_dump(ctx: &str, payload: &[u8], rk: &J, f: &mut Failures) {
+fn compare_stream_dump(ctx: &str, payload: &[u8], rk: &Json, f: &mut Failures) {
     let t = payload[0];
     let mut c = Cur { b: payload, i: 1 };
     for _ in 0..c.len() {
@@ -2102,8 +1645,9 @@ struct ExpKey {
 #[test]
 fn redis_rdb_cli_all_rdb_matches_resp_rendering() {
     let dir = "redis-rdb-cli/src/test/resources/rct";
-    let file = cpath(&format!("{dir}/all.rdb"));
-    let cmds = parse_resp_commands(&std::fs::read(cpath(&format!("{dir}/all.rdb.resp"))).unwrap());
+    let file = corpus_file(&format!("{dir}/all.rdb"));
+    let cmds =
+        parse_resp_commands(&std::fs::read(corpus_file(&format!("{dir}/all.rdb.resp"))).unwrap());
     let mut exp: Vec<ExpKey> = Vec::new();
     let mut functions: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut db = 0i64;
@@ -2142,7 +1686,7 @@ fn redis_rdb_cli_all_rdb_matches_resp_rendering() {
         }
     }
     // all.rdb.count: "sortedset,set,string,stream,module,list,hash,summary" and the totals.
-    let count_text = std::fs::read_to_string(cpath(&format!("{dir}/all.rdb.count"))).unwrap();
+    let count_text = std::fs::read_to_string(corpus_file(&format!("{dir}/all.rdb.count"))).unwrap();
     let mut lines = count_text.lines();
     let names: Vec<&str> = lines.next().unwrap().split(',').collect();
     let nums: Vec<usize> = lines
@@ -2179,8 +1723,8 @@ fn redis_rdb_cli_all_rdb_matches_resp_rendering() {
     assert_eq!(exp.len(), dump.recs.len(), "keys in all.rdb.resp");
 
     // Streams are also RESTOREd into a live redis-server and compared with what it reports.
-    let server = Server::start(None);
-    let mut redis = server.client();
+    let mut server = RedisServer::start(&[]);
+    let redis = server.client();
     let mut f = Failures::default();
     for (n, (e, rec)) in exp.iter().zip(&dump.recs).enumerate() {
         let kctx = format!("all.rdb key {}", rec.id());
@@ -2258,9 +1802,9 @@ fn redis_rdb_cli_all_rdb_matches_resp_rendering() {
             compare_stream_dump(&kctx, &e.args[1], &rec.value, &mut f);
             let tmp = format!("restored:{n}");
             match redis.cmd(&[b"RESTORE", tmp.as_bytes(), b"0", &e.args[1]]) {
-                Reply::Status(_) => compare_stream_redis(
+                Reply::Simple(_) => compare_stream_redis(
                     &format!("{kctx} (RESTOREd)"),
-                    &mut redis,
+                    redis,
                     tmp.as_bytes(),
                     rec,
                     &mut f,
@@ -2324,7 +1868,7 @@ fn redis_rdb_cli_duplicate_keys() {
         .iter()
         .filter(|r| r.path.starts_with("redis-rdb-cli/"))
     {
-        let file = cpath(&row.path);
+        let file = corpus_file(&row.path);
         let plain = check_rdb(&file, &[]);
         f.eq(
             &row.path,
@@ -2424,7 +1968,7 @@ fn readme_encoding_and_opcode_counts_match() {
         }
         checked += 1;
         let ctx = row.path.as_str();
-        let dump = match try_json(&cpath(&row.path), &["--meta"]) {
+        let dump = match try_json(&corpus_file(&row.path), &["--meta"]) {
             Ok(d) => d,
             Err(run) => {
                 f.add(
@@ -2518,7 +2062,7 @@ fn valkey_corrupt_ziplist() {
         readme_row(rel).redis_rejects().is_some(),
         "README: redis-server rejects it"
     );
-    let run = check_rdb(&cpath(rel), &[]);
+    let run = check_rdb(&corpus_file(rel), &[]);
     assert_eq!(
         run.code,
         1,
@@ -2539,7 +2083,7 @@ fn valkey_corrupt_ziplist() {
         "the error is inside a key's value, so it must say which key: {line}"
     );
     // A sanitizing reader must not print values out of the corrupt ziplist either.
-    match try_json(&cpath(rel), &[]) {
+    match try_json(&corpus_file(rel), &[]) {
         Ok(_) => panic!("`redkit json` printed the corrupt file without an error"),
         Err(run) => assert!(
             offset_error_line(&run.stderr).is_some(),
@@ -2564,14 +2108,14 @@ fn valkey_corrupt_empty_keys() {
         Some(BTreeMap::new()),
         "README: redis-server loads it empty"
     );
-    let dump = json(&cpath(rel), &[]);
+    let dump = json(&corpus_file(rel), &[]);
     assert_eq!(
         dump.recs.len(),
         0,
         "empty keys must be skipped like redis-server does: {:?}",
         dump.recs.iter().map(|r| r.id()).collect::<Vec<_>>()
     );
-    let run = check_rdb(&cpath(rel), &[]);
+    let run = check_rdb(&corpus_file(rel), &[]);
     assert_eq!(run.code, 0, "`{}`:\n{}", run.shown, run.all_text());
     assert!(
         run.all_text().to_lowercase().contains("empty"),
@@ -2600,7 +2144,7 @@ fn valkey_assets_readme_facts() {
         (b"f2".to_vec(), b"v2".to_vec()),
     ]);
     for name in ["hash-zipmap.rdb", "hash-ziplist.rdb"] {
-        let dump = json(&cpath(&format!("{a}/{name}")), &[]);
+        let dump = json(&corpus_file(&format!("{a}/{name}")), &[]);
         assert_eq!(dump.recs.len(), 1, "{name}");
         let h = find(&dump, b"hash");
         assert_eq!(
@@ -2609,7 +2153,7 @@ fn valkey_assets_readme_facts() {
             "{name}: hash = {{f1: v1, f2: v2}}"
         );
     }
-    let dump = json(&cpath(&format!("{a}/zset-ziplist.rdb")), &[]);
+    let dump = json(&corpus_file(&format!("{a}/zset-ziplist.rdb")), &[]);
     assert_eq!(dump.recs.len(), 1);
     let z = find(&dump, b"zset");
     let want = Val::zset(vec![(b"one".to_vec(), 1.0), (b"two".to_vec(), 2.0)]);
@@ -2619,7 +2163,7 @@ fn valkey_assets_readme_facts() {
         "zset = {{one: 1, two: 2}}"
     );
 
-    let dump = json(&cpath(&format!("{a}/list-quicklist.rdb")), &[]);
+    let dump = json(&corpus_file(&format!("{a}/list-quicklist.rdb")), &[]);
     assert_eq!(dump.recs.len(), 2);
     assert_eq!(rk_bytes(&find(&dump, b"x").value), b"7", "x = 7");
     let lists: Vec<&Rec> = dump.recs.iter().filter(|r| r.typ == "list").collect();
@@ -2633,7 +2177,7 @@ fn valkey_assets_readme_facts() {
 
     // encodings.rdb: 13 keys of every type (values are compared with redis-server below).
     let row = readme_row(&format!("{a}/encodings.rdb"));
-    let dump = json(&cpath(&row.path), &[]);
+    let dump = json(&corpus_file(&row.path), &[]);
     assert_eq!(dump.recs.len(), 13);
     let types: BTreeSet<&str> = dump.recs.iter().map(|r| r.typ.as_str()).collect();
     assert_eq!(
@@ -2642,9 +2186,9 @@ fn valkey_assets_readme_facts() {
     );
 
     // scriptbackup.rdb: a `lua` aux field (a script redis-server must not load) and no keys.
-    let dump = json(&cpath(&format!("{a}/scriptbackup.rdb")), &["--meta"]);
+    let dump = json(&corpus_file(&format!("{a}/scriptbackup.rdb")), &["--meta"]);
     assert_eq!(dump.recs.len(), 0);
-    let lua: Vec<&J> = dump
+    let lua: Vec<&Json> = dump
         .meta_of("aux")
         .into_iter()
         .filter(|m| rk_bytes(m.at("name")) == b"lua")
@@ -2662,8 +2206,8 @@ fn valkey_assets_readme_facts() {
 fn valkey_rdb_preamble_aof() {
     let rel = "valkey/tests/assets/rdb-preamble.aof";
     let row = readme_row(rel);
-    match try_json(&cpath(rel), &[]) {
-        Err(_) => {} // not supported (yet): no panic, exit 1 - checked by `redkit()`.
+    match try_json(&corpus_file(rel), &[]) {
+        Err(_) => {} // not supported (yet): no panic, exit 1 - checked by `redkit_run()`.
         Ok(dump) => {
             let mut by_enc: BTreeMap<String, u64> = BTreeMap::new();
             for r in &dump.recs {
@@ -2740,8 +2284,8 @@ fn every_rdb_check_verdict_and_json_never_panics() {
     assert!(files.len() >= 100, "found only {} files", files.len());
     let mut f = Failures::default();
     for rel in &files {
-        let path = cpath(rel);
-        // `redkit()` itself asserts: no panic, no signal, exit 0 or 1.
+        let path = corpus_file(rel);
+        // `redkit_run()` itself asserts: no panic, no signal, exit 0 or 1.
         let _ = try_json(&path, &["--meta"]);
         if !rel.ends_with(".rdb") {
             continue;
@@ -2771,248 +2315,8 @@ fn every_rdb_check_verdict_and_json_never_panics() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Oracle: a live redis-server 7.0 loading the same files
+// Oracle: a live redis-server 7.0 loading the same files (`common::RedisServer`)
 // ---------------------------------------------------------------------------------------------
-
-fn check_redis_version() {
-    static CHECKED: OnceLock<()> = OnceLock::new();
-    CHECKED.get_or_init(|| {
-        let out = Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("redis-server (7.0.x, the test oracle) is not installed or not on PATH: {e}")
-            });
-        let v = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            v.contains(" v=7.0."),
-            "the test oracle must be redis-server 7.0.x; found: {v}"
-        );
-    });
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "redkit-corpus-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A redis-server bound to 127.0.0.1 on a free port, in its own temp dir; killed on drop.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Server {
-    /// Starts redis-server on a copy of `rdb` (or empty) and waits until it has loaded it.
-    fn start(rdb: Option<&Path>) -> Server {
-        check_redis_version();
-        let what = rdb.map_or("no file".to_string(), |p| p.display().to_string());
-        for _attempt in 0..5 {
-            let dir = temp_dir("redis");
-            if let Some(rdb) = rdb {
-                std::fs::copy(rdb, dir.join("dump.rdb")).unwrap();
-            }
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let log = dir.join("redis.log");
-            let child = Command::new("redis-server")
-                .arg("--port")
-                .arg(port.to_string())
-                .args([
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                ])
-                .arg("--dir")
-                .arg(&dir)
-                .args(["--dbfilename", "dump.rdb"])
-                .arg("--logfile")
-                .arg(&log)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn redis-server");
-            let mut s = Server { child, dir, port };
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                if let Some(status) = s.child.try_wait().unwrap() {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    if text.contains("Address already in use") {
-                        break; // port race: try another one
-                    }
-                    panic!("redis-server exited ({status}) loading {what}:\n{text}");
-                }
-                if let Ok(mut c) = Resp::connect(s.port) {
-                    match c.cmd(&[b"PING"]) {
-                        Reply::Status(p) if p == "PONG" => return s,
-                        Reply::Error(e) if e.starts_with("LOADING") => {}
-                        other => panic!("redis-server answered PING with {other:?}"),
-                    }
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "redis-server did not finish loading {what}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("could not start redis-server on a free port");
-    }
-
-    fn client(&self) -> Resp {
-        Resp::connect(self.port).expect("connect to redis-server")
-    }
-}
-
-#[derive(Debug, Clone)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<Reply>>),
-}
-
-impl Reply {
-    fn bulk(&self) -> Vec<u8> {
-        match self {
-            Reply::Bulk(Some(b)) => b.clone(),
-            Reply::Status(s) => s.as_bytes().to_vec(),
-            _ => panic!("expected a bulk string, got {self:?}"),
-        }
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bulk()).into_owned()
-    }
-    fn int(&self) -> i64 {
-        match self {
-            Reply::Int(n) => *n,
-            _ => panic!("expected an integer, got {self:?}"),
-        }
-    }
-    fn arr(&self) -> &[Reply] {
-        match self {
-            Reply::Array(Some(a)) => a,
-            _ => panic!("expected an array, got {self:?}"),
-        }
-    }
-    fn is_nil(&self) -> bool {
-        matches!(self, Reply::Bulk(None) | Reply::Array(None))
-    }
-    /// A flat `[name, value, ...]` array as a map.
-    fn fields(&self) -> BTreeMap<String, Reply> {
-        self.arr()
-            .chunks(2)
-            .map(|p| (p[0].text(), p[1].clone()))
-            .collect()
-    }
-}
-
-struct Resp {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Resp {
-    fn connect(port: u16) -> std::io::Result<Resp> {
-        let s = TcpStream::connect(("127.0.0.1", port))?;
-        s.set_read_timeout(Some(Duration::from_secs(60)))?;
-        Ok(Resp {
-            r: BufReader::new(s.try_clone()?),
-            w: s,
-        })
-    }
-    fn encode(buf: &mut Vec<u8>, args: &[&[u8]]) {
-        buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            buf.extend_from_slice(a);
-            buf.extend_from_slice(b"\r\n");
-        }
-    }
-    fn read(&mut self) -> Reply {
-        let mut line = Vec::new();
-        self.r
-            .read_until(b'\n', &mut line)
-            .expect("read from redis-server");
-        assert!(line.ends_with(b"\r\n"), "bad RESP line {:?}", show(&line));
-        let body = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
-        match line[0] {
-            b'+' => Reply::Status(body),
-            b'-' => Reply::Error(body),
-            b':' => Reply::Int(body.parse().unwrap()),
-            b'$' => {
-                let n: i64 = body.parse().unwrap();
-                if n < 0 {
-                    return Reply::Bulk(None);
-                }
-                let mut b = vec![0; n as usize + 2];
-                self.r.read_exact(&mut b).unwrap();
-                b.truncate(n as usize);
-                Reply::Bulk(Some(b))
-            }
-            b'*' => {
-                let n: i64 = body.parse().unwrap();
-                if n < 0 {
-                    return Reply::Array(None);
-                }
-                Reply::Array(Some((0..n).map(|_| self.read()).collect()))
-            }
-            c => panic!("bad RESP type byte {c:#x}"),
-        }
-    }
-    fn cmd(&mut self, args: &[&[u8]]) -> Reply {
-        let mut buf = Vec::new();
-        Self::encode(&mut buf, args);
-        self.w.write_all(&buf).unwrap();
-        self.read()
-    }
-    /// Sends commands in batches and returns their replies, in order.
-    fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> Vec<Reply> {
-        let mut out = Vec::with_capacity(cmds.len());
-        for chunk in cmds.chunks(512) {
-            let mut buf = Vec::new();
-            for c in chunk {
-                let args: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
-                Self::encode(&mut buf, &args);
-            }
-            self.w.write_all(&buf).unwrap();
-            for _ in chunk {
-                out.push(self.read());
-            }
-        }
-        out
-    }
-}
-
-fn cmdv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
-    parts.iter().map(|p| p.to_vec()).collect()
-}
 
 fn parse_id(id: &str) -> (u64, u64) {
     let (a, b) = id
@@ -3022,9 +2326,10 @@ fn parse_id(id: &str) -> (u64, u64) {
 }
 
 /// Compares redkit's stream value with what redis-server reports for it.
-fn compare_stream_redis(ctx: &str, c: &mut Resp, key: &[u8], rec: &Rec, f: &mut Failures) {
+fn compare_stream_redis(ctx: &str, c: &mut Client, key: &[u8], rec: &Rec, f: &mut Failures) {
     let rk = &rec.value;
-    let info = c.cmd(&[b"XINFO", b"STREAM", key]).fields();
+    let info = c.cmd(&[b"XINFO", b"STREAM", key]);
+    let info = info.map();
     f.eq(
         ctx,
         "stream length",
@@ -3067,14 +2372,14 @@ fn compare_stream_redis(ctx: &str, c: &mut Resp, key: &[u8], rec: &Rec, f: &mut 
     }
     let range = c.cmd(&[b"XRANGE", key, b"-", b"+"]);
     let exp_entries: Vec<Entry> = range
-        .arr()
+        .array()
         .iter()
         .map(|e| {
-            let e = e.arr();
+            let e = e.array();
             let fv = e[1]
-                .arr()
+                .array()
                 .chunks(2)
-                .map(|p| (p[0].bulk(), p[1].bulk()))
+                .map(|p| (p[0].bulk().to_vec(), p[1].bulk().to_vec()))
                 .collect();
             (e[0].text(), fv)
         })
@@ -3082,14 +2387,11 @@ fn compare_stream_redis(ctx: &str, c: &mut Resp, key: &[u8], rec: &Rec, f: &mut 
     if let Some(d) = first_entry_diff(&exp_entries, &stream_entries_rk(rk, ident)) {
         f.add(ctx, format!("stream entries (field order kept): {d}"));
     }
-    let mut exp_groups: Vec<BTreeMap<String, Reply>> = c
-        .cmd(&[b"XINFO", b"GROUPS", key])
-        .arr()
-        .iter()
-        .map(Reply::fields)
-        .collect();
-    exp_groups.sort_by_key(|g| g["name"].bulk());
-    let mut got_groups: Vec<&J> = rk.at("groups").arr().iter().collect();
+    let groups = c.cmd(&[b"XINFO", b"GROUPS", key]);
+    let mut exp_groups: Vec<HashMap<String, &Reply>> =
+        groups.array().iter().map(Reply::map).collect();
+    exp_groups.sort_by_key(|g| g["name"].bulk().to_vec());
+    let mut got_groups: Vec<&Json> = rk.at("groups").arr().iter().collect();
     got_groups.sort_by_key(|g| rk_bytes(g.at("name")));
     f.eq(
         ctx,
@@ -3098,7 +2400,7 @@ fn compare_stream_redis(ctx: &str, c: &mut Resp, key: &[u8], rec: &Rec, f: &mut 
         got_groups.len(),
     );
     for (eg, gg) in exp_groups.iter().zip(got_groups) {
-        let name = eg["name"].bulk();
+        let name = eg["name"].bulk().to_vec();
         let gctx = format!("{ctx} group {:?}", show(&name));
         f.eq(&gctx, "name", name.clone(), rk_bytes(gg.at("name")));
         f.eq(
@@ -3132,9 +2434,12 @@ fn compare_stream_redis(ctx: &str, c: &mut Resp, key: &[u8], rec: &Rec, f: &mut 
         }
         let pel = c.cmd(&[b"XPENDING", key, &name, b"-", b"+", b"1000000000"]);
         let exp_pel: Vec<(String, Vec<u8>, i64)> = pel
-            .arr()
+            .array()
             .iter()
-            .map(|p| (p.arr()[0].text(), p.arr()[1].bulk(), p.arr()[3].int()))
+            .map(|p| {
+                let p = p.array();
+                (p[0].text(), p[1].bulk().to_vec(), p[3].int())
+            })
             .collect();
         let mut got_pel: Vec<(String, Vec<u8>, i64)> = gg
             .at("pending")
@@ -3157,11 +2462,11 @@ fn compare_stream_redis(ctx: &str, c: &mut Resp, key: &[u8], rec: &Rec, f: &mut 
         );
         let mut exp_cons: Vec<(Vec<u8>, i64)> = c
             .cmd(&[b"XINFO", b"CONSUMERS", key, &name])
-            .arr()
+            .array()
             .iter()
             .map(|x| {
-                let m = x.fields();
-                (m["name"].bulk(), m["pending"].int())
+                let m = x.map();
+                (m["name"].bulk().to_vec(), m["pending"].int())
             })
             .collect();
         exp_cons.sort();
@@ -3180,9 +2485,9 @@ fn compare_stream_redis(ctx: &str, c: &mut Resp, key: &[u8], rec: &Rec, f: &mut 
 /// `redkit json --no-expired` (redis-server drops expired keys on load).
 /// Returns how many keys were compared.
 fn compare_with_redis(rel: &str, readme_dbs: &BTreeMap<i64, u64>, f: &mut Failures) -> usize {
-    let file = cpath(rel);
-    let server = Server::start(Some(&file));
-    let mut c = server.client();
+    let file = corpus_file(rel);
+    let mut server = RedisServer::start_with_rdb(&file, &[]);
+    let c = server.client();
     let dump = json(&file, &["--no-expired"]);
     let mut rk: BTreeMap<(i64, Vec<u8>), &Rec> = BTreeMap::new();
     for r in &dump.recs {
@@ -3200,19 +2505,14 @@ fn compare_with_redis(rel: &str, readme_dbs: &BTreeMap<i64, u64>, f: &mut Failur
         let dbs = db.to_string();
         assert!(matches!(
             c.cmd(&[b"SELECT", dbs.as_bytes()]),
-            Reply::Status(_)
+            Reply::Simple(_)
         ));
         let n = c.cmd(&[b"DBSIZE"]).int();
         if n == 0 {
             continue;
         }
         redis_dbs.insert(db, n as u64);
-        let keys: Vec<Vec<u8>> = c
-            .cmd(&[b"KEYS", b"*"])
-            .arr()
-            .iter()
-            .map(Reply::bulk)
-            .collect();
+        let keys: Vec<Vec<u8>> = c.cmd(&[b"KEYS", b"*"]).bulks();
         let missing: Vec<String> = keys
             .iter()
             .filter(|k| !rk.contains_key(&(db, (*k).clone())))
@@ -3235,7 +2535,7 @@ fn compare_with_redis(rel: &str, readme_dbs: &BTreeMap<i64, u64>, f: &mut Failur
         let meta = c.pipeline(
             &present
                 .iter()
-                .flat_map(|k| [cmdv(&[b"TYPE", k]), cmdv(&[b"PEXPIRETIME", k])])
+                .flat_map(|k| [cmdv!["TYPE", k], cmdv!["PEXPIRETIME", k]])
                 .collect::<Vec<_>>(),
         );
         compared += present.len();
@@ -3257,13 +2557,13 @@ fn compare_with_redis(rel: &str, readme_dbs: &BTreeMap<i64, u64>, f: &mut Failur
                 continue;
             }
             let cmd: Vec<Vec<u8>> = match typ.as_str() {
-                "string" => cmdv(&[b"GET", k]),
-                "list" => cmdv(&[b"LRANGE", k, b"0", b"-1"]),
-                "set" => cmdv(&[b"SMEMBERS", k]),
-                "zset" => cmdv(&[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]),
-                "hash" => cmdv(&[b"HGETALL", k]),
+                "string" => cmdv!["GET", k],
+                "list" => cmdv!["LRANGE", k, "0", "-1"],
+                "set" => cmdv!["SMEMBERS", k],
+                "zset" => cmdv!["ZRANGE", k, "0", "-1", "WITHSCORES"],
+                "hash" => cmdv!["HGETALL", k],
                 "stream" => {
-                    compare_stream_redis(&kctx, &mut c, k, rec, f);
+                    compare_stream_redis(&kctx, c, k, rec, f);
                     continue;
                 }
                 other => {
@@ -3277,21 +2577,21 @@ fn compare_with_redis(rel: &str, readme_dbs: &BTreeMap<i64, u64>, f: &mut Failur
         let replies = c.pipeline(&value_cmds);
         for ((typ, rec, kctx), reply) in value_keys.into_iter().zip(replies) {
             let exp = match typ.as_str() {
-                "string" => Val::Str(reply.bulk()),
-                "list" => Val::List(reply.arr().iter().map(Reply::bulk).collect()),
-                "set" => Val::set(reply.arr().iter().map(Reply::bulk).collect()),
+                "string" => Val::Str(reply.bulk().to_vec()),
+                "list" => Val::List(reply.bulks()),
+                "set" => Val::set(reply.bulks()),
                 "zset" => Val::zset(
                     reply
-                        .arr()
+                        .bulks()
                         .chunks(2)
-                        .map(|p| (p[0].bulk(), p[1].text().parse::<f64>().expect("score")))
+                        .map(|p| (p[0].clone(), redis_score(&p[1])))
                         .collect(),
                 ),
                 _ => Val::hash(
                     reply
-                        .arr()
+                        .bulks()
                         .chunks(2)
-                        .map(|p| (p[0].bulk(), p[1].bulk()))
+                        .map(|p| (p[0].clone(), p[1].clone()))
                         .collect(),
                 ),
             };
@@ -3358,7 +2658,7 @@ fn values_match_live_redis_server() {
 /// as one character each), so the parsed documents must be equal.
 #[test]
 fn rdbtools_format_matches_rdb_rs_expected_json() {
-    let dir = corpus().join("rdb-rs/tests/dumps");
+    let dir = corpus_dir().join("rdb-rs/tests/dumps");
     let mut compared = 0;
     let mut diffs = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
@@ -3375,7 +2675,7 @@ fn rdbtools_format_matches_rdb_rs_expected_json() {
         };
         let want: serde_json::Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
-        let run = redkit([
+        let run = redkit_run([
             OsStr::new("json"),
             OsStr::new("--format"),
             OsStr::new("rdbtools"),

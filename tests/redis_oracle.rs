@@ -688,25 +688,7 @@ fn oracle(seed: u64, per_db: usize, big: bool, extra: &[(&str, &str)]) -> Covera
     );
 
     // What the data was meant to cover, it did cover.
-    for (ty, enc) in [
-        ("string", "int"),
-        ("string", "string"),
-        ("string", "lzf"),
-        ("list", "quicklist2"),
-        ("set", "intset"),
-        ("set", "hashtable"),
-        ("zset", "listpack"),
-        ("zset", "zset2"),
-        ("hash", "listpack"),
-        ("hash", "hashtable"),
-        ("stream", "stream_listpacks2"),
-    ] {
-        assert!(
-            cov.has(ty, enc),
-            "seed {seed}: no {ty} key with encoding {enc}: {:?}",
-            cov.encodings
-        );
-    }
+    cov.assert_every_encoding(&format!("seed {seed}"));
     assert!(cov.functions >= 1, "seed {seed}: no function record");
     assert!(
         cov.with_expiry > 0 && cov.base64_keys > 0 && cov.pel_entries > 0,

@@ -103,25 +103,7 @@ fn samples_match_real_redis() {
         // What each sample is documented (samples/README.md) to hold.
         match name.as_str() {
             "all-types" => {
-                for (ty, enc) in [
-                    ("string", "int"),
-                    ("string", "string"),
-                    ("string", "lzf"),
-                    ("list", "quicklist2"),
-                    ("set", "intset"),
-                    ("set", "hashtable"),
-                    ("zset", "listpack"),
-                    ("zset", "zset2"),
-                    ("hash", "listpack"),
-                    ("hash", "hashtable"),
-                    ("stream", "stream_listpacks2"),
-                ] {
-                    assert!(
-                        cov.has(ty, enc),
-                        "{name}: no {ty} with encoding {enc}: {:?}",
-                        cov.encodings
-                    );
-                }
+                cov.assert_every_encoding(&name);
                 assert!(
                     cov.functions >= 2 && cov.expired_keys == 1 && cov.pel_entries > 0,
                     "{name}: {cov:?}"

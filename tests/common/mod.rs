@@ -1,10 +1,16 @@
-//! Test harness shared by the integration tests that use a real redis-server 7.0 as the oracle.
+//! Test harness shared by the integration tests (`mod common;`).
 //!
+//! - Paths: [`corpus_dir`] / [`corpus_file`] (the third-party corpus), [`samples_dir`] /
+//!   [`sample_file`] (the committed samples), [`TempDir`] (removed on drop).
+//! - Running the CLI: [`run_redkit`] (must exit 0) and [`redkit_run`] (any input: exit 0 or 1,
+//!   never a panic or a signal).
 //! - [`RedisServer`]: a private redis-server on 127.0.0.1, a free port and its own temp dir, killed
 //!   (and the dir removed) when dropped.
 //! - [`Client`]: a minimal synchronous RESP2 client with pipelining.
 //! - [`Json`]: a small strict JSON parser that keeps numbers as their source text (so scores are
-//!   parsed with Rust's correctly rounded `f64` parser) and objects in source order.
+//!   parsed with Rust's correctly rounded `f64` parser) and objects in source order; redkit byte
+//!   strings, hashes, scores and raw members ([`json_bytes`], [`json_pairs`], [`json_score`],
+//!   [`json_raw`]).
 //! - [`compare_with_server`]: checks `redkit json --meta` records against what a server holds.
 //! - [`Rng`]: a deterministic PRNG (splitmix64) for fixed seeds.
 //!
@@ -13,7 +19,8 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::ffi::{OsStr, OsString};
+use std::fmt::{self, Write as _};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -36,17 +43,24 @@ pub type Cmd = Vec<Vec<u8>>;
 // Paths and binaries
 // ---------------------------------------------------------------------------------------------
 
-/// `../shared/corpus` relative to the crate root; panics when it is missing.
+/// `../shared/corpus` relative to the crate root; panics when it (or its README.md) is missing.
 pub fn corpus_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if !dir.is_dir() {
+    if !dir.join("README.md").is_file() {
         panic!(
-            "the third-party corpus is missing: expected a directory at {} (../shared/corpus beside \
-             the workspace)",
+            "the third-party corpus is MISSING: expected {} with its README.md (../shared/corpus \
+             beside the workspace); these tests need it",
             dir.display()
         );
     }
     dir
+}
+
+/// A file of the corpus, by its path relative to the corpus root; panics when it is missing.
+pub fn corpus_file(rel: &str) -> PathBuf {
+    let p = corpus_dir().join(rel);
+    assert!(p.is_file(), "corpus file missing: {}", p.display());
+    p
 }
 
 /// The crate's `samples/` directory.
@@ -54,13 +68,86 @@ pub fn samples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
 }
 
+/// A committed sample (`samples/NAME`); panics when it is missing.
+pub fn sample_file(name: &str) -> PathBuf {
+    let p = samples_dir().join(name);
+    assert!(
+        p.is_file(),
+        "committed sample missing: {} (see samples/README.md)",
+        p.display()
+    );
+    p
+}
+
 /// A `Command` for the `redkit` binary built for this test run.
 pub fn redkit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_redkit"))
 }
 
+/// The outcome of one [`redkit_run`].
+pub struct RedkitRun {
+    /// The command line, for messages.
+    pub shown: String,
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl RedkitRun {
+    /// stdout and stderr together, for message checks that should not depend on the stream.
+    pub fn all_text(&self) -> String {
+        format!("{}\n{}", String::from_utf8_lossy(&self.stdout), self.stderr)
+    }
+}
+
+/// Runs `redkit ARGS` (stdin from /dev/null). Whatever the input, it must never panic, be killed,
+/// or exit with anything but 0 or 1.
+pub fn redkit_run<I, S>(args: I) -> RedkitRun
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<OsString> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
+    let shown = format!(
+        "redkit {}",
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let out = redkit()
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{shown}`: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "`{shown}` panicked:\n{stderr}"
+    );
+    let code = out.status.code().unwrap_or_else(|| {
+        panic!(
+            "`{shown}` was killed by a signal ({:?}):\n{stderr}",
+            out.status
+        )
+    });
+    assert!(
+        code == 0 || code == 1,
+        "`{shown}` exited with {code} (only 0 or 1 allowed):\n{stderr}"
+    );
+    RedkitRun {
+        shown,
+        code,
+        stdout: out.stdout,
+        stderr,
+    }
+}
+
 /// Run `redkit` with `args`; panics unless it exits 0. Returns stdout.
-pub fn run_redkit(args: &[&std::ffi::OsStr]) -> Vec<u8> {
+pub fn run_redkit(args: &[&OsStr]) -> Vec<u8> {
     let out = redkit()
         .args(args)
         .stdin(Stdio::null())
@@ -79,8 +166,8 @@ pub fn run_redkit(args: &[&std::ffi::OsStr]) -> Vec<u8> {
 
 /// `redkit json --meta [extra...] FILE`, parsed: one [`Json`] per line.
 pub fn redkit_json_meta(file: &Path, extra: &[&str]) -> Vec<Json> {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["json".as_ref(), "--meta".as_ref()];
-    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+    let mut args: Vec<&OsStr> = vec!["json".as_ref(), "--meta".as_ref()];
+    args.extend(extra.iter().map(|s| OsStr::new(*s)));
     args.push(file.as_os_str());
     let out = run_redkit(&args);
     parse_json_lines(&out)
@@ -162,6 +249,32 @@ pub fn make_temp_dir(tag: &str) -> PathBuf {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => panic!("cannot create temp dir {}: {e}", dir.display()),
         }
+    }
+}
+
+/// A temporary directory (see [`make_temp_dir`]), removed with its contents on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        TempDir(make_temp_dir(tag))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Write `bytes` to a file in this dir and return its path.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -597,6 +710,11 @@ impl Rng {
         Rng(seed ^ 0x5851_f42d_4c95_7f2d)
     }
 
+    /// A generator whose state is `state` as is (`new` mixes the seed first).
+    pub fn from_state(state: u64) -> Rng {
+        Rng(state)
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -675,6 +793,66 @@ impl Json {
         }
     }
 
+    /// The member `k`; panics when there is none.
+    pub fn at(&self, k: &str) -> &Json {
+        self.get(k)
+            .unwrap_or_else(|| panic!("JSON object lacks {k:?}: {}", short(self)))
+    }
+
+    fn expected(&self, what: &str) -> ! {
+        panic!("expected {what}, got {}", short(self))
+    }
+
+    /// The string; panics on anything else.
+    pub fn str(&self) -> &str {
+        self.as_str()
+            .unwrap_or_else(|| self.expected("a JSON string"))
+    }
+
+    /// The array; panics on anything else.
+    pub fn arr(&self) -> &[Json] {
+        self.as_arr()
+            .unwrap_or_else(|| self.expected("a JSON array"))
+    }
+
+    /// The object's members; panics on anything else.
+    pub fn obj(&self) -> &[(String, Json)] {
+        self.as_obj()
+            .unwrap_or_else(|| self.expected("a JSON object"))
+    }
+
+    /// An integer; panics on anything else.
+    pub fn i64(&self) -> i64 {
+        match self {
+            Json::Num(n) => n
+                .parse()
+                .unwrap_or_else(|_| panic!("expected an integer, got {n}")),
+            _ => self.expected("a JSON number"),
+        }
+    }
+
+    /// A number; panics on anything else.
+    pub fn f64(&self) -> f64 {
+        match self {
+            Json::Num(n) => n
+                .parse()
+                .unwrap_or_else(|_| panic!("expected a number, got {n}")),
+            _ => self.expected("a JSON number"),
+        }
+    }
+
+    /// `None` for a missing or null member, else its integer value.
+    pub fn opt_i64(&self, k: &str) -> Option<i64> {
+        self.get(k).filter(|v| !v.is_null()).map(Json::i64)
+    }
+
+    /// `None` for a missing or null member, else its string value.
+    pub fn opt_str(&self, k: &str) -> Option<String> {
+        self.get(k)
+            .filter(|v| !v.is_null())
+            .map(|v| v.str().to_string())
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Json::Null)
     }
@@ -751,6 +929,13 @@ impl Json {
                 s.push('}');
             }
         }
+    }
+}
+
+impl fmt::Display for Json {
+    /// The same text as [`Json::render`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
     }
 }
 
@@ -1001,16 +1186,29 @@ pub fn json_bytes(j: &Json) -> Result<Vec<u8>, String> {
     match j {
         Json::Str(s) => Ok(s.as_bytes().to_vec()),
         Json::Obj(o) if o.len() == 1 && o[0].0 == "base64" => {
-            let s = o[0].1.as_str().ok_or("base64 value is not a string")?;
-            let b = base64_decode(s)?;
+            let b = json_raw(j)?;
             if std::str::from_utf8(&b).is_ok() {
                 return Err(format!(
-                    "{{\"base64\":{s:?}}} holds valid UTF-8: it should be a plain JSON string"
+                    "{} holds valid UTF-8: it should be a plain JSON string",
+                    short(j)
                 ));
             }
             Ok(b)
         }
         other => Err(format!("not a byte string: {}", short(other))),
+    }
+}
+
+/// A `raw` member: `{"base64": ...}` whatever the bytes.
+pub fn json_raw(j: &Json) -> Result<Vec<u8>, String> {
+    match j {
+        Json::Obj(o) if o.len() == 1 && o[0].0 == "base64" => {
+            base64_decode(o[0].1.as_str().ok_or("base64 value is not a string")?)
+        }
+        other => Err(format!(
+            "a raw member must be {{\"base64\": ...}}: {}",
+            short(other)
+        )),
     }
 }
 
@@ -1030,29 +1228,34 @@ fn short(j: &Json) -> String {
 /// Field/value pairs, in order.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// A hash-like JSON value: an object `{field: value}` (all fields UTF-8) or an array of
-/// `[field, value]` pairs. Returns the pairs in order.
-pub fn json_pairs(j: &Json) -> Result<Pairs, String> {
+/// The members of a hash-like JSON value (a hash, a field-expiry map), in order, values left as
+/// JSON: an object `{field: value}` or an array of `[field, value]` pairs (fields as byte
+/// strings).
+pub fn json_pair_refs(j: &Json) -> Result<Vec<(Vec<u8>, &Json)>, String> {
     match j {
-        Json::Obj(o) => o
+        Json::Obj(o) => Ok(o.iter().map(|(k, v)| (k.as_bytes().to_vec(), v)).collect()),
+        Json::Arr(a) => a
             .iter()
-            .map(|(k, v)| Ok((k.as_bytes().to_vec(), json_bytes(v)?)))
+            .map(|p| match p.as_arr() {
+                Some([f, v]) => Ok((json_bytes(f)?, v)),
+                _ => Err(format!("not a [field, value] pair: {}", short(p))),
+            })
             .collect(),
-        Json::Arr(a) => {
-            let pairs: Vec<(Vec<u8>, Vec<u8>)> = a
-                .iter()
-                .map(|p| match p.as_arr() {
-                    Some([f, v]) => Ok((json_bytes(f)?, json_bytes(v)?)),
-                    _ => Err(format!("not a [field, value] pair: {}", short(p))),
-                })
-                .collect::<Result<_, String>>()?;
-            if pairs.iter().all(|(f, _)| std::str::from_utf8(f).is_ok()) {
-                return Err("array-of-pairs form used although every field is UTF-8".into());
-            }
-            Ok(pairs)
-        }
         other => Err(format!("not a hash value: {}", short(other))),
     }
+}
+
+/// A hash-like JSON value: an object `{field: value}` (all fields UTF-8) or an array of
+/// `[field, value]` pairs (only when a field is not UTF-8). Returns the pairs in order.
+pub fn json_pairs(j: &Json) -> Result<Pairs, String> {
+    let pairs: Pairs = json_pair_refs(j)?
+        .into_iter()
+        .map(|(f, v)| Ok((f, json_bytes(v)?)))
+        .collect::<Result<_, String>>()?;
+    if matches!(j, Json::Arr(_)) && pairs.iter().all(|(f, _)| std::str::from_utf8(f).is_ok()) {
+        return Err("array-of-pairs form used although every field is UTF-8".into());
+    }
+    Ok(pairs)
 }
 
 /// A score as redkit writes it: a number, or "inf" / "-inf" / "nan".
@@ -1099,6 +1302,30 @@ impl Coverage {
     pub fn has(&self, ty: &str, enc: &str) -> bool {
         self.encodings
             .contains_key(&(ty.to_string(), enc.to_string()))
+    }
+
+    /// Panics (naming `what`) unless a key of every type and RDB encoding that Redis 7.0 writes
+    /// was seen.
+    pub fn assert_every_encoding(&self, what: &str) {
+        for (ty, enc) in [
+            ("string", "int"),
+            ("string", "string"),
+            ("string", "lzf"),
+            ("list", "quicklist2"),
+            ("set", "intset"),
+            ("set", "hashtable"),
+            ("zset", "listpack"),
+            ("zset", "zset2"),
+            ("hash", "listpack"),
+            ("hash", "hashtable"),
+            ("stream", "stream_listpacks2"),
+        ] {
+            assert!(
+                self.has(ty, enc),
+                "{what}: no {ty} key with encoding {enc}: {:?}",
+                self.encodings
+            );
+        }
     }
 }
 
