@@ -1,0 +1,37 @@
+//! Ziplist: header parse, lazy iteration, shallow and deep validation; a deep-valid ziplist
+//! rebuilt from its elements must be deep-valid too and hold the same elements.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use redkit_formats::ziplist::{validate, Builder, Ziplist};
+use redkit_formats::Elem;
+
+fuzz_target!(|data: &[u8]| {
+    let shallow = validate(data, false);
+    let deep = validate(data, true);
+    let Ok(zl) = Ziplist::parse(data) else {
+        assert!(shallow.is_err() && deep.is_err());
+        return;
+    };
+    let _ = zl.count();
+    let _ = zl.tail_offset();
+    let elems: Result<Vec<Elem<'_>>, _> = zl.iter().collect();
+    let Ok(n) = deep else { return };
+    let elems = elems.expect("deep-valid ziplist failed to iterate");
+    assert_eq!(n as usize, elems.len());
+    if let Ok(s) = shallow {
+        assert_eq!(s, n, "shallow and deep counts differ");
+    }
+    let mut b = Builder::new();
+    for e in &elems {
+        b.push(*e);
+    }
+    let again = b.finish();
+    assert_eq!(validate(&again, true).ok(), Some(n));
+    let back: Vec<Elem<'_>> = Ziplist::parse(&again)
+        .unwrap()
+        .iter()
+        .map(|e| e.unwrap())
+        .collect();
+    assert_eq!(back, elems);
+});
