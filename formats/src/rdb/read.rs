@@ -396,6 +396,9 @@ impl Ctx {
     }
 }
 
+/// The largest hash field expiry Redis stores (48 bits of milliseconds).
+const HASH_FIELD_EXPIRE_MAX: i64 = (1 << 48) - 1;
+
 /// Result of one framing step: the item, its starting offset, and the position after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Framed<'a> {
@@ -480,16 +483,10 @@ impl Parser {
                 OP_FUNCTION_PRE_GA => {
                     let name = cur.string("function name")?;
                     let engine = cur.string("function engine")?;
+                    // Any non-zero flag means a description follows (as the 7.0 RC loader read it).
                     let description = match cur.length("function description flag")? {
                         0 => None,
-                        1 => Some(cur.string("function description")?),
-                        n => {
-                            return Err(Error::corrupt(
-                                format!("function description flag {n} (expected 0 or 1)"),
-                                op_at + 1,
-                                "function",
-                            ))
-                        }
+                        _ => Some(cur.string("function description")?),
                     };
                     let code = cur.string("function code")?;
                     Item::FunctionPreGa {
@@ -990,7 +987,8 @@ impl Walker {
                         }
                     };
                     if S::DECODE {
-                        if score.is_nan() && ctx.deep {
+                        // Redis refuses NaN scores in every mode.
+                        if score.is_nan() {
                             return Err(Error::corrupt(
                                 "zset score is NaN",
                                 score_at,
@@ -1085,6 +1083,14 @@ impl Walker {
                                 Error::corrupt("field expiry overflows", ta, "hash field expiry")
                             })?),
                         };
+                        // Redis keeps field expiries in 48 bits.
+                        if exp.is_some_and(|x| x > HASH_FIELD_EXPIRE_MAX) {
+                            return Err(Error::corrupt(
+                                format!("field expiry {} beyond 2^48-1", exp.unwrap_or(0)),
+                                ta,
+                                "hash field expiry",
+                            ));
+                        }
                         let f = elem_of(f, &mut self.a, fa)?;
                         let v = elem_of(v, &mut self.b, va)?;
                         if check_dups {
@@ -1191,6 +1197,8 @@ impl Walker {
         sink: &mut S,
     ) -> Result<()> {
         let n = cur.count("stream listpack count")?;
+        let start = cur.offset();
+        let mut masters = Vec::new();
         for _ in 0..n {
             let ka = cur.offset();
             let k = cur.string("stream node key")?;
@@ -1215,10 +1223,20 @@ impl Walker {
                     "stream node key",
                 ));
             };
+            masters.push(master);
             let base = BlobBase::of(&s, la, cur.offset());
             let blob = s.bytes(&mut self.blob, la)?;
             sink.blob(t, blob);
             stream_listpack(ctx, master, blob, sink).map_err(|e| base.rebase(e))?;
+        }
+        // Redis keeps nodes in a radix tree by master id: a repeated id is corruption.
+        masters.sort_unstable();
+        if masters.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::corrupt(
+                "two stream nodes with the same master id",
+                start,
+                "stream nodes",
+            ));
         }
         let v2 = t >= TYPE_STREAM_LISTPACKS_2;
         let mut meta = StreamMeta {
@@ -1241,9 +1259,17 @@ impl Walker {
             meta.entries_added = Some(cur.length("stream entries added")?);
         }
         if S::DECODE {
+            if meta.length > 0 && n == 0 {
+                return Err(Error::corrupt(
+                    format!("stream length {} but no nodes", meta.length),
+                    start,
+                    "stream length",
+                ));
+            }
             sink.len_hint(meta.length);
             sink.stream_meta(&meta);
         }
+        let mut group_names: Vec<Vec<u8>> = Vec::new();
         let groups = cur.count("stream group count")?;
         for _ in 0..groups {
             let na = cur.offset();
@@ -1276,12 +1302,17 @@ impl Walker {
                     });
                 }
             }
-            if S::DECODE && ctx.deep && pending.windows(2).any(|w| w[0].id >= w[1].id) {
-                return Err(Error::corrupt(
-                    "group PEL ids not in strictly increasing order",
-                    na,
-                    "stream group PEL",
-                ));
+            if S::DECODE {
+                // Redis writes the PEL in id order but accepts any order; a repeated id is
+                // corruption whatever the mode.
+                pending.sort_by_key(|p| p.id);
+                if let Some(w) = pending.windows(2).find(|w| w[0].id == w[1].id) {
+                    return Err(Error::corrupt(
+                        format!("group PEL holds {} twice", w[0].id),
+                        na,
+                        "stream group PEL",
+                    ));
+                }
             }
             let cons_n = cur.count("stream consumer count")?;
             let mut consumers = Vec::new();
@@ -1303,16 +1334,10 @@ impl Walker {
                         let id = StreamId::from_be(id).ok_or_else(|| {
                             Error::corrupt("bad PEL id", ida, "stream consumer PEL id")
                         })?;
-                        // Every consumer PEL id must be in the group PEL (sorted: search).
+                        // Every consumer PEL id must be in the group PEL (sorted: search). When
+                        // two consumers claim one entry, the last one wins, as in Redis.
                         match pending.binary_search_by(|p| p.id.cmp(&id)) {
                             Ok(i) => {
-                                if pending[i].consumer.is_some() && ctx.deep {
-                                    return Err(Error::corrupt(
-                                        format!("PEL entry {id} owned by two consumers"),
-                                        ida,
-                                        "stream consumer PEL id",
-                                    ));
-                                }
                                 pending[i].consumer = Some(consumers.len());
                             }
                             Err(_) => {
@@ -1327,8 +1352,24 @@ impl Walker {
                     }
                 }
                 if S::DECODE {
+                    cpending.sort_unstable();
+                    if let Some(w) = cpending.windows(2).find(|w| w[0] == w[1]) {
+                        return Err(Error::corrupt(
+                            format!("consumer PEL holds {} twice", w[0]),
+                            ca,
+                            "stream consumer PEL",
+                        ));
+                    }
+                    let name = cname.to_vec(ca)?;
+                    if consumers.iter().any(|c: &Consumer| c.name == name) {
+                        return Err(Error::corrupt(
+                            "two consumers with the same name in one group",
+                            ca,
+                            "stream consumer name",
+                        ));
+                    }
                     consumers.push(Consumer {
-                        name: cname.to_vec(ca)?,
+                        name,
                         seen_time_ms,
                         active_time_ms,
                         pending: cpending,
@@ -1345,8 +1386,17 @@ impl Walker {
                         ));
                     }
                 }
+                let name = name.to_vec(na)?;
+                if group_names.contains(&name) {
+                    return Err(Error::corrupt(
+                        "two consumer groups with the same name",
+                        na,
+                        "stream group name",
+                    ));
+                }
+                group_names.push(name.clone());
                 sink.stream_group(&Group {
-                    name: name.to_vec(na)?,
+                    name,
                     last_delivered_id: last,
                     entries_read,
                     pending,
