@@ -155,8 +155,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     r
                 }
                 None => {
-                    let stdout = std::io::stdout();
-                    let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
+                    let mut w = BufWriter::with_capacity(256 << 10, std::io::stdout());
                     json::run(&mut reader, &opts, &mut w)
                 }
             }

@@ -2,6 +2,7 @@
 //! shape with `--format rdbtools`.
 
 use std::io::Write;
+use std::sync::mpsc::sync_channel;
 
 use rayon::prelude::*;
 use redkit_formats::rdb::consts::{encoding_name, kind_of, module_name, Family, Kind, TYPE_STRING};
@@ -37,69 +38,99 @@ pub struct JsonReport {
     pub trailing_bytes: u64,
 }
 
-/// Write the file's keys as JSON to `out`.
-pub fn run(reader: &mut RdbReader, opts: &JsonOpts, out: &mut dyn Write) -> Result<JsonReport> {
+/// Write the file's keys as JSON to `out`. A writer thread does the writing, so output I/O
+/// overlaps the rendering of the next keys.
+pub fn run(
+    reader: &mut RdbReader,
+    opts: &JsonOpts,
+    out: &mut (dyn Write + Send),
+) -> Result<JsonReport> {
     let ctx = Ctx::new(reader.header(), false);
     let family = ctx.family;
     let mut report = JsonReport::default();
     let io = |e: std::io::Error| Error::Other(format!("writing output: {e}"));
     let rdbtools = opts.format == Format::RdbTools;
-    let mut cur_db: Option<u64> = None;
-    if rdbtools {
-        out.write_all(b"[").map_err(io)?;
-    }
     let filter = &opts.filter;
-    drive(
-        reader,
-        &DriveOpts {
-            progress: opts.progress,
-        },
-        |k, key| filter.keep(k, key),
-        |ev| {
-            match ev {
-                Event::Item(f) => {
-                    if opts.meta && !rdbtools {
-                        let mut buf = Vec::new();
-                        meta_record(&f.item, &mut buf)?;
-                        out.write_all(&buf).map_err(io)?;
-                    }
-                }
-                Event::Keys(keys) => {
-                    let parts = render_keys(&ctx, keys, family, rdbtools);
-                    for p in parts {
-                        let (bytes, n, empty, err) = p;
-                        if rdbtools {
-                            write_rdbtools(out, &bytes, &mut cur_db).map_err(io)?;
-                        } else {
-                            out.write_all(&bytes).map_err(io)?;
-                        }
-                        report.keys += n;
-                        report.empty_keys_skipped += empty;
-                        if let Some(e) = err {
-                            return Err(e);
-                        }
-                    }
-                }
+    std::thread::scope(|sc| -> Result<()> {
+        let (tx, rx) = sync_channel::<Vec<u8>>(16);
+        let writer = sc.spawn(move || -> std::io::Result<()> {
+            for buf in rx {
+                out.write_all(&buf)?;
             }
-            Ok(())
-        },
-    )?;
-    if rdbtools {
-        out.write_all(if cur_db.is_some() { b"}]\n" } else { b"]\n" })
-            .map_err(io)?;
-    }
-    out.flush().map_err(io)?;
+            out.flush()
+        });
+        // A send fails only when the writer stopped on an error, which join reports.
+        let send = |buf: Vec<u8>| tx.send(buf).is_ok();
+        let mut cur_db: Option<u64> = None;
+        if rdbtools {
+            send(b"[".to_vec());
+        }
+        let r = drive(
+            reader,
+            &DriveOpts {
+                progress: opts.progress,
+            },
+            |k, key| filter.keep(k, key),
+            |ev| {
+                match ev {
+                    Event::Item(f) => {
+                        if opts.meta && !rdbtools {
+                            let mut buf = Vec::new();
+                            meta_record(&f.item, &mut buf)?;
+                            if !send(buf) {
+                                return Err(Error::Other("output writer stopped".into()));
+                            }
+                        }
+                    }
+                    Event::Keys(keys) => {
+                        let parts = render_keys(&ctx, keys, family, rdbtools);
+                        for p in parts {
+                            let (bytes, n, empty, err) = p;
+                            let bytes = if rdbtools {
+                                rdbtools_objects(&bytes, &mut cur_db)
+                            } else {
+                                bytes
+                            };
+                            if !send(bytes) {
+                                return Err(Error::Other("output writer stopped".into()));
+                            }
+                            report.keys += n;
+                            report.empty_keys_skipped += empty;
+                            if let Some(e) = err {
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            },
+        );
+        if r.is_ok() && rdbtools {
+            send(if cur_db.is_some() {
+                b"}]\n".to_vec()
+            } else {
+                b"]\n".to_vec()
+            });
+        }
+        drop(tx);
+        let w = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("output writer panicked")));
+        // The writer's own error explains a stopped writer better than the send failure.
+        match (r, w) {
+            // The reader of a pipe went away (`redkit json f | head`): stop quietly.
+            (_, Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            (_, Err(e)) => Err(io(e)),
+            (r, Ok(())) => r,
+        }
+    })?;
     report.trailing_bytes = reader.trailer().map_or(0, |t| t.trailing_bytes);
     Ok(report)
 }
 
-/// rdbtools output: records arrive as `db\tkey:value` pieces; open a new object per db.
-fn write_rdbtools(
-    out: &mut dyn Write,
-    bytes: &[u8],
-    cur_db: &mut Option<u64>,
-) -> std::io::Result<()> {
-    // Each record was rendered as "<db>\t<"key":value>\n".
+/// rdbtools output: records arrive as `db\tkey:value` lines; open a new object per db.
+fn rdbtools_objects(bytes: &[u8], cur_db: &mut Option<u64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 16);
     for line in bytes.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
         let tab = line.iter().position(|&c| c == b'\t').unwrap_or(0);
         let db: u64 = std::str::from_utf8(&line[..tab])
@@ -107,14 +138,14 @@ fn write_rdbtools(
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         match *cur_db {
-            None => out.write_all(b"{")?,
-            Some(d) if d != db => out.write_all(b"},\n{")?,
-            Some(_) => out.write_all(b",\n")?,
+            None => out.push(b'{'),
+            Some(d) if d != db => out.extend_from_slice(b"},\n{"),
+            Some(_) => out.extend_from_slice(b",\n"),
         }
         *cur_db = Some(db);
-        out.write_all(&line[tab + 1..])?;
+        out.extend_from_slice(&line[tab + 1..]);
     }
-    Ok(())
+    out
 }
 
 type Part = (Vec<u8>, u64, u64, Option<Error>);
