@@ -216,8 +216,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A count of items, each at least `min_item` bytes long: rejected at once when the bytes
-    /// left cannot hold that many (only when the whole value is known to be present).
+    /// A count of items (a length field). Never used to preallocate: a count larger than the
+    /// data simply runs into the end of the input item by item.
     pub fn count(&mut self, doing: &'static str) -> Result<u64> {
         self.length(doing)
     }
