@@ -28,7 +28,7 @@ pub fn bytes(out: &mut Vec<u8>, b: &[u8]) -> bool {
 }
 
 /// True when every byte is ASCII and needs no JSON escape; eight bytes at a time (the last
-/// word overlaps the previous one; strings under 8 bytes are padded with spaces).
+/// word overlaps the previous one).
 #[inline]
 fn is_plain(b: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
@@ -51,9 +51,13 @@ fn is_plain(b: &[u8]) -> bool {
     };
     let n = b.len();
     if n < 8 {
-        let mut t = [b' '; 8];
-        t[..n].copy_from_slice(b);
-        return !bad(u64::from_le_bytes(t));
+        // Two overlapping 4-byte loads (no copy into a padded buffer: that stalls the load).
+        if n >= 4 {
+            let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+            return !bad(u64::from(lo) | (u64::from(hi) << 32));
+        }
+        return b.iter().all(|&c| c < 0x80 && !NEEDS_ESCAPE[c as usize]);
     }
     let mut i = 0;
     while i + 8 < n {
