@@ -209,8 +209,13 @@ pub fn score(out: &mut Vec<u8>, f: f64) {
         out.extend_from_slice(b"-0");
     } else if f.fract() == 0.0 && f.abs() < 1e15 {
         int(out, f as i64);
+    } else if (1e-5..1e16).contains(&f.abs()) {
+        // Rust's Display is the shortest text that reads back as the same double; in this range
+        // it needs no exponent. Written straight into the buffer: no allocation per score.
+        use std::io::Write as _;
+        let _ = write!(out, "{f}");
     } else {
-        // serde_json prints finite doubles in shortest round-trip form (ryu).
+        // Very large or small: serde_json's shortest form with an exponent (1e+300).
         out.extend_from_slice(
             serde_json::Number::from_f64(f)
                 .map_or_else(|| "null".to_string(), |n| n.to_string())
@@ -291,6 +296,12 @@ mod tests {
             (f64::NEG_INFINITY, "\"-inf\""),
             (f64::NAN, "\"nan\""),
             (-0.0, "-0"),
+            (0.00390625, "0.00390625"),
+            (-12345.5, "-12345.5"),
+            (1e-5, "0.00001"),
+            (9.5e15, "9500000000000000"),
+            (1e16, "1e+16"),
+            (1.5e-6, "1.5e-6"),
         ] {
             let out = s(|v| score(v, f));
             assert_eq!(out, t);
