@@ -207,20 +207,13 @@ pub fn score(out: &mut Vec<u8>, f: f64) {
     } else if f == 0.0 && f.is_sign_negative() {
         // -0 stays distinguishable from 0; JSON parsers read "-0" back as -0.0.
         out.extend_from_slice(b"-0");
-    } else if f.fract() == 0.0 && f.abs() < 1e15 {
+    } else if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+        // Integral and exact (up to 2^53): print it as an integer.
         int(out, f as i64);
-    } else if (1e-5..1e16).contains(&f.abs()) {
-        // Rust's Display is the shortest text that reads back as the same double; in this range
-        // it needs no exponent. Written straight into the buffer: no allocation per score.
-        use std::io::Write as _;
-        let _ = write!(out, "{f}");
     } else {
-        // Very large or small: serde_json's shortest form with an exponent (1e+300).
-        out.extend_from_slice(
-            serde_json::Number::from_f64(f)
-                .map_or_else(|| "null".to_string(), |n| n.to_string())
-                .as_bytes(),
-        );
+        // serde_json's shortest round-trip form (1e+300, 0.1), written straight into the buffer:
+        // no allocation per score.
+        let _ = serde_json::to_writer(&mut *out, &f);
     }
 }
 
@@ -298,10 +291,6 @@ mod tests {
             (-0.0, "-0"),
             (0.00390625, "0.00390625"),
             (-12345.5, "-12345.5"),
-            (1e-5, "0.00001"),
-            (9.5e15, "9500000000000000"),
-            (1e16, "1e+16"),
-            (1.5e-6, "1.5e-6"),
         ] {
             let out = s(|v| score(v, f));
             assert_eq!(out, t);
@@ -310,7 +299,10 @@ mod tests {
                 assert_eq!(back.to_bits(), f.to_bits(), "{f}");
             }
         }
-        let out = s(|v| score(v, 123456.789e-10));
-        assert_eq!(out.parse::<f64>().unwrap(), 123456.789e-10);
+        for f in [123456.789e-10, 1e-5, 9.5e15, 1e16, 1.5e-6, 5e-324, f64::MAX] {
+            let out = s(|v| score(v, f));
+            let back: f64 = serde_json::from_str(&out).unwrap();
+            assert_eq!(back.to_bits(), f.to_bits(), "{f} -> {out}");
+        }
     }
 }
