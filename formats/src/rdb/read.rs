@@ -1814,6 +1814,123 @@ mod tests {
         assert!(deep_check(TYPE_SET, &big).is_err());
     }
 
+    /// A type-19 stream with one entry 1-0 {f: v} and one group "g" whose PEL holds 1-5 and 1-3
+    /// (in that order); `consumers` lists each consumer's name and PEL.
+    fn stream_value(groups: &[&str], consumers: &[(&str, &[u64])]) -> Vec<u8> {
+        use crate::{length::encode as len, string::encode_raw as s};
+        let id = |ms: u64, seq: u64| {
+            let mut v = ms.to_be_bytes().to_vec();
+            v.extend_from_slice(&seq.to_be_bytes());
+            v
+        };
+        let mut lp = crate::listpack::Builder::new();
+        for e in [Elem::Int(1), Elem::Int(0), Elem::Int(1)] {
+            lp.push(e);
+        }
+        lp.push(Elem::Bytes(b"f"));
+        lp.push(Elem::Int(0));
+        for e in [
+            Elem::Int(STREAM_ITEM_FLAG_SAMEFIELDS),
+            Elem::Int(0),
+            Elem::Int(0),
+        ] {
+            lp.push(e);
+        }
+        lp.push(Elem::Bytes(b"v"));
+        lp.push(Elem::Int(4));
+        let mut v = Vec::new();
+        len(1, &mut v);
+        s(&id(1, 0), &mut v);
+        s(&lp.finish(), &mut v);
+        for n in [1, 1, 0, 1, 0, 0, 0, 1] {
+            len(n, &mut v); // length, last id, first id, max deleted id, entries added
+        }
+        len(groups.len() as u64, &mut v);
+        for g in groups {
+            s(g.as_bytes(), &mut v);
+            for n in [1, 0, 1] {
+                len(n, &mut v); // last delivered id, entries read
+            }
+            len(2, &mut v);
+            for seq in [5, 3] {
+                v.extend_from_slice(&id(1, seq));
+                v.extend_from_slice(&1000u64.to_le_bytes());
+                len(1, &mut v);
+            }
+            len(consumers.len() as u64, &mut v);
+            for (name, pel) in consumers {
+                s(name.as_bytes(), &mut v);
+                v.extend_from_slice(&2000u64.to_le_bytes());
+                len(pel.len() as u64, &mut v);
+                for &seq in pel.iter() {
+                    v.extend_from_slice(&id(1, seq));
+                }
+            }
+        }
+        v
+    }
+
+    #[derive(Default)]
+    struct Groups(Vec<Group>);
+    impl Sink for Groups {
+        fn stream_group(&mut self, g: &Group) {
+            self.0.push(g.clone());
+        }
+    }
+
+    #[test]
+    fn stream_rules_follow_redis() {
+        let ctx = Ctx {
+            family: Family::Redis,
+            version: 10,
+            deep: true,
+        };
+        let decode = |v: &[u8]| -> Result<Vec<Group>> {
+            let rec = KeyRecord {
+                db: 0,
+                rdb_type: TYPE_STREAM_LISTPACKS_2,
+                key: Str::Raw(b"s"),
+                key_offset: 0,
+                value: v,
+                value_offset: 0,
+                expire_ms: None,
+                lru_idle: None,
+                lfu_freq: None,
+                meta: None,
+            };
+            let mut g = Groups::default();
+            decode_value(&ctx, &mut Walker::default(), &rec, &mut g)?;
+            Ok(g.0)
+        };
+        // A PEL in any order is accepted and comes out sorted, owners resolved.
+        let g = decode(&stream_value(&["g"], &[("c", &[5, 3])])).unwrap();
+        let ids: Vec<u64> = g[0].pending.iter().map(|p| p.id.seq).collect();
+        assert_eq!(ids, vec![3, 5]);
+        assert!(g[0].pending.iter().all(|p| p.consumer == Some(0)));
+        // Two consumers claiming one entry: the last one wins.
+        let g = decode(&stream_value(&["g"], &[("a", &[3, 5]), ("b", &[5])])).unwrap();
+        assert_eq!(g[0].pending[1].consumer, Some(1));
+        // Refused whatever the mode, as Redis refuses them.
+        for (v, what) in [
+            (
+                stream_value(&["g"], &[("c", &[3]), ("c", &[5])]),
+                "two consumers",
+            ),
+            (
+                stream_value(&["g", "g"], &[("c", &[3, 5])]),
+                "two consumer groups",
+            ),
+            (stream_value(&["g"], &[("c", &[3, 3, 5])]), "twice"),
+            (
+                stream_value(&["g"], &[("c", &[3, 7])]),
+                "not in the group PEL",
+            ),
+        ] {
+            let e = decode(&v).unwrap_err().to_string();
+            assert!(e.contains(what), "expected '{what}' in: {e}");
+        }
+    }
+
     #[test]
     fn hash_bytes_handles_every_length_and_spreads() {
         let data: Vec<u8> = (0..100u8).collect();
