@@ -47,10 +47,8 @@ use std::time::{Duration, Instant};
 
 use redkit::rdbfile::{RdbReader, Segment};
 use redkit_formats::rdb::read::{
-    decode_value, parse_header, Ctx, Framed, Group, Item, KeyRecord, Parser, Sink, StreamId,
-    Walker, HEADER_LEN,
+    decode_value, parse_header, CountSink, Ctx, Framed, Item, KeyRecord, Parser, Walker, HEADER_LEN,
 };
-use redkit_formats::Elem;
 
 mod common;
 
@@ -198,37 +196,6 @@ fn hex(b: &[u8]) -> String {
 // In-process reading, as check-rdb does it
 // ---------------------------------------------------------------------------------------------
 
-/// Counts what the decoder hands out (so every element is really produced).
-#[derive(Default)]
-struct Count(u64);
-
-impl Sink for Count {
-    fn string(&mut self, v: &[u8]) {
-        self.0 += v.len() as u64;
-    }
-    fn list_elem(&mut self, _e: Elem<'_>) {
-        self.0 += 1;
-    }
-    fn set_member(&mut self, _e: Elem<'_>) {
-        self.0 += 1;
-    }
-    fn zset_member(&mut self, _m: Elem<'_>, _s: f64) {
-        self.0 += 1;
-    }
-    fn hash_field(&mut self, _f: Elem<'_>, _v: Elem<'_>, _e: Option<i64>) {
-        self.0 += 1;
-    }
-    fn stream_entry(&mut self, _id: StreamId, fields: &[(Elem<'_>, Elem<'_>)]) {
-        self.0 += fields.len() as u64 + 1;
-    }
-    fn stream_group(&mut self, g: &Group) {
-        self.0 += g.pending.len() as u64 + 1;
-    }
-    fn module(&mut self, _id: u64, raw: &[u8]) {
-        self.0 += raw.len() as u64;
-    }
-}
-
 /// Read `bytes` through the library: frame every item, decode every key and every value with
 /// deep checks, then the checksum. Ok(number of keys) or the error's text.
 ///
@@ -253,7 +220,7 @@ fn lib_read(bytes: &[u8], known: &[&Framed<'_>]) -> Result<u64, String> {
                     continue;
                 }
                 rec.key.to_vec(rec.key_offset).map_err(|e| e.to_string())?;
-                let mut c = Count::default();
+                let mut c = CountSink::default();
                 decode_value(&ctx, &mut w, rec, &mut c).map_err(|e| e.to_string())?;
             }
         }

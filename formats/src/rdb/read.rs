@@ -698,6 +698,36 @@ impl Sink for SkipSink {
     const DECODE: bool = false;
 }
 
+/// Counts a value's elements: list elements, set/zset members, hash fields, stream entries;
+/// 1 for strings and module values. Every element is really produced, so this is also what
+/// checks and fuzzing decode into.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CountSink(pub u64);
+
+impl Sink for CountSink {
+    fn string(&mut self, _v: &[u8]) {
+        self.0 += 1;
+    }
+    fn list_elem(&mut self, _e: Elem<'_>) {
+        self.0 += 1;
+    }
+    fn set_member(&mut self, _e: Elem<'_>) {
+        self.0 += 1;
+    }
+    fn zset_member(&mut self, _m: Elem<'_>, _s: f64) {
+        self.0 += 1;
+    }
+    fn hash_field(&mut self, _f: Elem<'_>, _v: Elem<'_>, _e: Option<i64>) {
+        self.0 += 1;
+    }
+    fn stream_entry(&mut self, _id: StreamId, _f: &[(Elem<'_>, Elem<'_>)]) {
+        self.0 += 1;
+    }
+    fn module(&mut self, _id: u64, _raw: &[u8]) {
+        self.0 += 1;
+    }
+}
+
 /// Reusable scratch space for decoding values (decompressed strings and blobs).
 #[derive(Default)]
 pub struct Walker {
