@@ -68,30 +68,30 @@ struct Buf {
 /// Items framed from one stretch of the input, owning (a share of) the bytes they borrow, so
 /// a segment can be decoded on other threads while the reader frames the next one.
 pub struct Segment {
-    /// Invariant: every slice in `items` points into `*data`, which is never mutated or freed
-    /// while this segment lives.
-    data: Arc<Vec<u8>>,
+    /// Borrow from `_bytes`; declared first so they are dropped before it.
     items: Vec<Framed<'static>>,
+    /// Keeps the bytes the items borrow alive. Invariant: every slice in `items` points into
+    /// this buffer, which is never mutated or freed while the segment lives.
+    _bytes: Arc<Vec<u8>>,
     /// Offset just after the last item (for progress reports).
     pub end_offset: u64,
 }
 
 impl Segment {
-    /// Wrap items framed from `data`.
-    fn new(data: Arc<Vec<u8>>, items: Vec<Framed<'_>>, end_offset: u64) -> Segment {
-        // SAFETY: the items borrow `data`'s heap buffer, which the Arc keeps alive and nobody
+    /// Wrap items framed from `bytes`.
+    fn new(bytes: Arc<Vec<u8>>, items: Vec<Framed<'_>>, end_offset: u64) -> Segment {
+        // SAFETY: the items borrow `bytes`' heap buffer, which the Arc keeps alive and nobody
         // mutates (the reader only recycles a chunk's Vec once it holds the last reference);
         // `items()` hands them out with a lifetime no longer than the segment's.
         let items: Vec<Framed<'static>> = unsafe { std::mem::transmute(items) };
         Segment {
-            data,
             items,
+            _bytes: bytes,
             end_offset,
         }
     }
 
     pub fn items(&self) -> &[Framed<'_>] {
-        let _ = &self.data;
         &self.items
     }
 }
