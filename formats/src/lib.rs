@@ -13,6 +13,7 @@ pub mod length;
 pub mod listpack;
 pub mod lzf;
 pub mod rdb;
+pub mod resp;
 pub mod string;
 pub mod ziplist;
 pub mod zipmap;
