@@ -12,6 +12,7 @@ pub mod intset;
 pub mod length;
 pub mod listpack;
 pub mod lzf;
+pub mod manifest;
 pub mod rdb;
 pub mod resp;
 pub mod string;
