@@ -3,11 +3,13 @@
 //! Byte-level codecs live in the `redkit-formats` crate; this crate holds the streaming file
 //! reader, the tools behind the CLI (json, check-rdb, stats) and, later, the keyspace.
 
+pub mod aoffile;
 pub mod batch;
 pub mod error;
 pub mod filter;
 pub mod jsonout;
 pub mod rdbfile;
+pub mod safefile;
 pub mod tools;
 
 pub use error::{Error, Result};

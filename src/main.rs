@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use redkit::filter::Filter;
 use redkit::rdbfile::RdbReader;
-use redkit::tools::{check_rdb, json, stats};
+use redkit::tools::{aof_repair, check_aof, check_rdb, fix, json, stats};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,71 @@ enum Cmd {
     CheckRdb(CheckArgs),
     /// Keys, sizes and elements per db, type and encoding; the biggest keys.
     Stats(StatsArgs),
+    /// Check an AOF (file, manifest or appendonlydir) like redis-check-aof; --fix truncates.
+    CheckAof(CheckAofArgs),
+    /// Repair an AOF (file, manifest, appendonlydir) or an RDB, keeping what check-aof drops.
+    Fix(FixArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FixMode {
+    /// Cut at the first damaged command (what check-aof --fix does).
+    Truncate,
+    /// Skip damaged stretches and keep every intact command after them.
+    Salvage,
+}
+
+#[derive(Args)]
+struct FixArgs {
+    /// AOF file, manifest, appendonlydir, or RDB file.
+    path: PathBuf,
+    #[arg(long, value_enum, default_value = "truncate")]
+    mode: FixMode,
+    /// Restore CRLF line endings a text tool turned into LF, when that makes the file read.
+    #[arg(long)]
+    line_endings: bool,
+    /// Remove a FLUSHALL/FLUSHDB at the very end of the AOF.
+    #[arg(long)]
+    drop_flushall: bool,
+    /// Do not ask before changing files.
+    #[arg(long, short)]
+    yes: bool,
+    /// Do not keep originals as <file>.bak.<unix-time>.
+    #[arg(long)]
+    no_backup: bool,
+    /// Show the plan; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON report (the question, if any, goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CheckAofArgs {
+    /// AOF file, manifest, or appendonlydir.
+    path: PathBuf,
+    /// Truncate the last file at the end of its last complete command (asks first).
+    #[arg(long, conflicts_with = "truncate_to_timestamp")]
+    fix: bool,
+    /// Truncate the AOF at the first #TS annotation later than T (unix seconds; asks first).
+    #[arg(long, value_name = "T")]
+    truncate_to_timestamp: Option<i64>,
+    /// Do not ask before truncating.
+    #[arg(long, short)]
+    yes: bool,
+    /// Do not keep the original as <file>.bak.<unix-time>.
+    #[arg(long)]
+    no_backup: bool,
+    /// Report what would be truncated; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Allow truncating a file to 0 bytes.
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON report (the question, if any, goes to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -202,6 +267,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.write_all(st.render_text().as_bytes())?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::CheckAof(a) => {
+            let opts = check_aof::CheckAofOpts {
+                fix: a.fix,
+                to_timestamp: a.truncate_to_timestamp.unwrap_or(0),
+                yes: a.yes,
+                backup: !a.no_backup,
+                dry_run: a.dry_run,
+                force: a.force,
+                json: a.json,
+                now_ms: now,
+            };
+            let mut out = std::io::stdout().lock();
+            let mut answers = std::io::stdin().lock();
+            let code = check_aof::Checker::new(&opts, &mut out, &mut answers).run(&a.path)?;
+            Ok(ExitCode::from(code))
+        }
+        Cmd::Fix(a) => {
+            let opts = fix::FixOpts {
+                mode: match a.mode {
+                    FixMode::Truncate => aof_repair::Mode::Truncate,
+                    FixMode::Salvage => aof_repair::Mode::Salvage,
+                },
+                line_endings: a.line_endings,
+                drop_flushall: a.drop_flushall,
+                yes: a.yes,
+                backup: !a.no_backup,
+                dry_run: a.dry_run,
+                json: a.json,
+            };
+            let mut out = std::io::stdout().lock();
+            let mut answers = std::io::stdin().lock();
+            let code = fix::Fixer::new(&opts, &mut out, &mut answers).run(&a.path)?;
+            Ok(ExitCode::from(code))
         }
     }
 }

@@ -418,12 +418,21 @@ impl RdbReader {
         } else {
             Checksum::Absent
         };
-        let mut trailing = (self.cur.data.len() - self.pos) as u64;
-        self.pos = self.cur.data.len();
-        while self.advance()? {
-            trailing += self.cur.data.len() as u64;
-            self.pos = self.cur.data.len();
-        }
+        let end = self.cur.start + self.pos as u64;
+        let trailing = match self.total_len {
+            // A regular file: no need to read what follows (an AOF preamble's tail can be
+            // gigabytes).
+            Some(total) => total.saturating_sub(end),
+            None => {
+                let mut n = (self.cur.data.len() - self.pos) as u64;
+                self.pos = self.cur.data.len();
+                while self.advance()? {
+                    n += self.cur.data.len() as u64;
+                    self.pos = self.cur.data.len();
+                }
+                n
+            }
+        };
         self.finished = Some(Trailer {
             checksum,
             eof_offset,

@@ -253,6 +253,19 @@ fn header(
     prefix: u8,
     doing: &'static str,
 ) -> Result<(bool, u64, usize)> {
+    // The common case, `<prefix><1 to 18 digits>\r\n`: parsed directly. Anything else takes
+    // the careful path below, which also produces the errors.
+    if data.get(pos) == Some(&prefix) {
+        let mut i = pos + 1;
+        let mut v: u64 = 0;
+        while i < data.len() && i - pos <= 18 && data[i].is_ascii_digit() {
+            v = v * 10 + u64::from(data[i] - b'0');
+            i += 1;
+        }
+        if i > pos + 1 && data.get(i) == Some(&b'\r') && data.get(i + 1) == Some(&b'\n') {
+            return Ok((false, v, i + 2));
+        }
+    }
     let abs = |i: usize| base.saturating_add(i as u64);
     match data.get(pos) {
         None => return Err(Error::eof(4, abs(pos), doing)),
