@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use redkit::filter::Filter;
 use redkit::rdbfile::RdbReader;
-use redkit::tools::{aof_repair, check_aof, check_rdb, fix, json, stats};
+use redkit::tools::{aof_repair, aof_stats, check_aof, check_rdb, fix, json, stats};
 
 #[derive(Parser)]
 #[command(
@@ -85,7 +85,7 @@ struct CheckAofArgs {
     fix: bool,
     /// Truncate the AOF at the first #TS annotation later than T (unix seconds; asks first).
     #[arg(long, value_name = "T")]
-    truncate_to_timestamp: Option<i64>,
+    truncate_to_timestamp: Option<String>,
     /// Do not ask before truncating.
     #[arg(long, short)]
     yes: bool,
@@ -160,8 +160,12 @@ struct CheckArgs {
 
 #[derive(Args)]
 struct StatsArgs {
-    /// RDB file, or - for stdin.
+    /// RDB file (or - for stdin), or an AOF: file, manifest or appendonlydir.
     file: PathBuf,
+    /// Read an RDB-magic file as a preamble AOF (automatic for *.aof names, manifests and
+    /// directories, and files that do not start with an RDB header).
+    #[arg(long)]
+    aof: bool,
     /// How many biggest keys to list.
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -182,6 +186,20 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Should `stats` read this path as an AOF?
+fn is_aof_input(path: &Path, forced: bool) -> anyhow::Result<bool> {
+    if forced {
+        return Ok(true);
+    }
+    Ok(match redkit::aoffile::resolve(path)? {
+        redkit::aoffile::Input::Manifest(_) => true,
+        redkit::aoffile::Input::File(f) => {
+            let data = redkit::aoffile::map(&f).with_context(|| format!("{}", f.display()))?;
+            !redkit::aoffile::is_rdb(&data) || f.extension().is_some_and(|e| e == "aof")
+        }
+    })
 }
 
 fn open(path: &Path) -> anyhow::Result<RdbReader> {
@@ -257,6 +275,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::Stats(a) => {
+            if a.file.as_os_str() != "-" && is_aof_input(&a.file, a.aof)? {
+                let st = aof_stats::run(&a.file, a.top)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+                let mut out = std::io::stdout().lock();
+                if a.json {
+                    writeln!(out, "{}", st.to_json())?;
+                } else {
+                    out.write_all(st.render_text().as_bytes())?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut reader = open(&a.file)?;
             let st = stats::run(&mut reader, a.top, progress && !a.json)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
@@ -269,9 +298,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::CheckAof(a) => {
+            // Parsed like redis-check-aof (strtol, the whole argument): "" is 0, "12x" is not.
+            let to_timestamp = match &a.truncate_to_timestamp {
+                None => 0,
+                Some(t) => match redkit::tools::aof_scan::strtol(t.as_bytes()) {
+                    (v, end, false) if end == t.len() || t.is_empty() => v,
+                    _ => {
+                        println!("Invalid timestamp, aborting...");
+                        return Ok(ExitCode::from(1));
+                    }
+                },
+            };
             let opts = check_aof::CheckAofOpts {
                 fix: a.fix,
-                to_timestamp: a.truncate_to_timestamp.unwrap_or(0),
+                to_timestamp,
                 yes: a.yes,
                 backup: !a.no_backup,
                 dry_run: a.dry_run,

@@ -27,7 +27,7 @@ pub enum TsStop {
 }
 
 /// What the walk found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Walk {
     /// Where the last complete top-level record ends: redis's `ok_up_to`.
     pub ok_up_to: u64,
@@ -42,6 +42,23 @@ pub struct Walk {
     /// Complete commands and annotations seen (commands inside an open MULTI included).
     pub commands: u64,
     pub annotations: u64,
+    /// What the `*` line buffer holds at the end (see [`walk_with`]).
+    pub star_stale: [u8; 128],
+}
+
+impl Default for Walk {
+    fn default() -> Self {
+        Walk {
+            ok_up_to: 0,
+            line: 0,
+            error: None,
+            format_error: false,
+            ts_stop: None,
+            commands: 0,
+            annotations: 0,
+            star_stale: [0; 128],
+        }
+    }
 }
 
 /// stdio's view of the file: the bytes, the read position, the EOF flag, and the bytes an
@@ -80,7 +97,7 @@ impl<'a> Stdio<'a> {
 
 /// C's `strtol(s, &end, 10)` over a NUL-terminated string: `(value, end index, overflowed)`.
 /// `end` is 0 when there are no digits (strtol then returns its argument).
-fn strtol(s: &[u8]) -> (i64, usize, bool) {
+pub fn strtol(s: &[u8]) -> (i64, usize, bool) {
     let s = match s.iter().position(|&b| b == 0) {
         Some(n) => &s[..n],
         None => s,
@@ -194,12 +211,34 @@ pub fn walk(
     last_file: bool,
     filepath: &str,
 ) -> Walk {
+    walk_with(
+        data,
+        base,
+        line,
+        to_timestamp,
+        last_file,
+        filepath,
+        [0; 128],
+    )
+}
+
+/// [`walk`] for the next file of a multi-part AOF: `star_stale` is [`Walk::star_stale`] of the
+/// previous file (redis reads every file's `*` lines into the same stack buffer).
+pub fn walk_with(
+    data: &[u8],
+    base: u64,
+    line: i64,
+    to_timestamp: i64,
+    last_file: bool,
+    filepath: &str,
+    star_stale: [u8; 128],
+) -> Walk {
     let mut w = Walker {
         io: Stdio {
             data,
             at: 0,
             eof: false,
-            stale: [[0; 128]; 2],
+            stale: [star_stale, [0; 128]],
         },
         base,
         epos: 0,
@@ -260,6 +299,7 @@ pub fn walk(
     }
     out.ok_up_to = base + pos as u64;
     out.line = w.line;
+    out.star_stale = w.io.stale[0];
     out.error = w.error;
     out
 }

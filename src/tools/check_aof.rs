@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::aof_scan::{walk, TsStop};
+use super::aof_scan::{walk_with, TsStop};
 use super::check_rdb;
 use crate::aoffile::{self, Input};
 use crate::error::{Error, Result};
@@ -83,6 +83,8 @@ pub struct Checker<'a> {
     out: &'a mut dyn Write,
     answers: &'a mut dyn BufRead,
     line: i64,
+    /// redis-check-aof's `*` line buffer, shared by all files of a run.
+    star_stale: [u8; 128],
     pub files: Vec<FileReport>,
     pub kind: &'static str,
     /// Lines for people, also kept for `--json`.
@@ -110,6 +112,7 @@ impl<'a> Checker<'a> {
             out,
             answers,
             line: 1,
+            star_stale: [0; 128],
             files: Vec::new(),
             kind: "plain",
             text: Vec::new(),
@@ -153,6 +156,16 @@ impl<'a> Checker<'a> {
 
     /// Run the check on `path`; returns the exit code.
     pub fn run(&mut self, path: &Path) -> Result<u8> {
+        if let Err(e) = std::fs::metadata(path) {
+            // redis-check-aof's first look at the file (is it a manifest?) fails like this.
+            let msg = format!(
+                "Cannot open file {}: {}",
+                path.display(),
+                aoffile::strerror(&e)
+            );
+            let _ = self.say(msg);
+            return Ok(1);
+        }
         let input = aoffile::resolve(path)?;
         let res = match input {
             Input::Manifest(m) => {
@@ -338,15 +351,17 @@ impl<'a> Checker<'a> {
             start = size - report.trailing_bytes;
         }
         let tail = &data[start as usize..];
-        let w = walk(
+        let w = walk_with(
             tail,
             start,
             self.line,
             self.opts.to_timestamp,
             last_file,
             filepath,
+            self.star_stale,
         );
         self.line = w.line;
+        self.star_stale = w.star_stale;
         rep.ok_up_to = w.ok_up_to;
         rep.ok_up_to_line = w.line;
         rep.commands = w.commands;
