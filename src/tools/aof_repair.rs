@@ -167,159 +167,213 @@ fn estimate_commands(bytes: &[u8]) -> u64 {
     n.max(1)
 }
 
+/// An open MULTI block.
+struct Block {
+    /// Index of the MULTI.
+    start: usize,
+    /// Commands read since the MULTI (MULTI included).
+    n: u64,
+    /// Set once damage fell inside the block: where reading resumed after the last damaged
+    /// stretch, and the commands read since then. If no EXEC comes before the next MULTI or the
+    /// end, the EXEC was probably in the damage, and those commands were outside the block.
+    resume: Option<(usize, u64)>,
+}
+
+/// The plan being built.
+struct Planner<'a> {
+    a: Analysis,
+    lines: Lines<'a>,
+    base: u64,
+    /// Start of the run of kept bytes being built (it ends where the next gap starts).
+    run_start: usize,
+}
+
+impl Planner<'_> {
+    fn keep(&mut self, start: usize, end: usize) {
+        if end > start {
+            match self.a.keep.last_mut() {
+                Some(last) if last.end == start => last.end = end,
+                _ => self.a.keep.push(start..end),
+            }
+        }
+    }
+
+    fn drop_block(&mut self, at: usize, commands: u64, reason: &'static str) {
+        let line = self.lines.at(at);
+        self.a.dropped_blocks.push(DroppedBlock {
+            offset: self.base + at as u64,
+            line,
+            commands,
+            reason,
+        });
+    }
+
+    /// A damaged block ends without its EXEC at `at` (a new MULTI, or the end): keep what
+    /// followed its last damaged stretch.
+    fn end_damaged_block(&mut self, b: &Block, at: usize) {
+        let (resume, n) = b.resume.unwrap_or((at, 0));
+        self.drop_block(b.start, b.n - n, "overlaps a damaged range");
+        self.keep(resume, at);
+        self.a.commands_kept += n;
+        self.run_start = at;
+    }
+}
+
 /// Plan the repair of `data` (a file's RESP part, starting at file offset `base`; `lines_base`
 /// is the line number of `data[0]`).
 pub fn analyze(data: &[u8], base: u64, lines_base: u64, mode: Mode) -> Analysis {
-    let mut a = Analysis::default();
-    let mut lines = Lines {
-        data,
-        at: 0,
-        line: lines_base,
+    let mut p = Planner {
+        a: Analysis::default(),
+        lines: Lines {
+            data,
+            at: 0,
+            line: lines_base,
+        },
+        base,
+        run_start: 0,
     };
-    // The run of kept bytes being built, and an open MULTI block: its start, whether damage
-    // fell inside it, and how many of its commands read.
-    let mut run_start = 0usize;
-    let mut multi: Option<(usize, bool, u64)> = None;
+    let mut multi: Option<Block> = None;
+    // After a damaged stretch outside any block: where it started, where reading resumed, and
+    // the commands read since. An EXEC with no MULTI after it means the block's MULTI was in the damage.
+    let mut after_skip: Option<(usize, usize, u64)> = None;
     let mut flush_start: Option<(usize, Vec<u8>)> = None;
     let mut pos = 0usize;
-    let close_run = |a: &mut Analysis, start: usize, end: usize| {
-        if end > start {
-            match a.keep.last_mut() {
-                Some(last) if last.end == start => last.end = end,
-                _ => a.keep.push(start..end),
-            }
-        }
-    };
     while pos < data.len() {
-        match next_record(data, pos, base, 1) {
+        let err = match next_record(data, pos, base, 1) {
             Ok(Record::Command(c)) => {
                 let args = &c.args;
-                if let Some((start, damaged, n)) = multi.as_mut() {
-                    *n += 1;
-                    if name_is(args, b"exec") {
-                        if *damaged {
-                            a.dropped_blocks.push(DroppedBlock {
-                                offset: base + *start as u64,
-                                line: lines.at(*start),
-                                commands: *n,
-                                reason: "overlaps a damaged range",
+                let is_multi = name_is(args, b"multi");
+                let is_exec = name_is(args, b"exec");
+                match multi.take() {
+                    Some(mut b) => {
+                        b.n += 1;
+                        if let Some((_, n)) = b.resume.as_mut() {
+                            *n += 1;
+                        }
+                        if is_exec {
+                            if b.resume.is_some() {
+                                p.drop_block(b.start, b.n, "overlaps a damaged range");
+                                p.run_start = c.end;
+                            } else {
+                                p.a.commands_kept += b.n;
+                            }
+                            flush_start = None;
+                        } else if is_multi && b.resume.is_some() {
+                            // The damaged block's EXEC was lost: a new block starts here.
+                            b.n -= 1;
+                            if let Some((_, n)) = b.resume.as_mut() {
+                                *n -= 1;
+                            }
+                            p.end_damaged_block(&b, pos);
+                            multi = Some(Block {
+                                start: pos,
+                                n: 1,
+                                resume: None,
                             });
-                            run_start = c.end;
                         } else {
-                            a.commands_kept += *n;
+                            multi = Some(b);
                         }
-                        multi = None;
-                        flush_start = None;
-                    } else if *damaged && name_is(args, b"multi") {
-                        // The damaged block's EXEC was lost: a new block starts here.
-                        a.dropped_blocks.push(DroppedBlock {
-                            offset: base + *start as u64,
-                            line: lines.at(*start),
-                            commands: *n - 1,
-                            reason: "overlaps a damaged range",
-                        });
-                        run_start = pos;
-                        multi = Some((pos, false, 1));
                     }
-                } else if name_is(args, b"multi") {
-                    multi = Some((pos, false, 1));
-                    flush_start = None;
-                } else {
-                    a.commands_kept += 1;
-                    if name_is(args, b"flushall") || name_is(args, b"flushdb") {
-                        if flush_start.is_none() {
-                            flush_start = Some((pos, args[0].to_ascii_uppercase()));
-                        }
-                    } else if !name_is(args, b"select") {
+                    None if is_multi => {
+                        multi = Some(Block {
+                            start: pos,
+                            n: 1,
+                            resume: None,
+                        });
+                        after_skip = None;
                         flush_start = None;
+                    }
+                    None if is_exec && after_skip.is_some_and(|(_, u, _)| u == p.run_start) => {
+                        // The MULTI of this block was damaged: drop the rest of the block.
+                        let (at, _, n) = after_skip.take().unwrap_or((pos, pos, 0));
+                        p.a.commands_kept -= n;
+                        p.drop_block(at, n + 1, "its MULTI was in a damaged range");
+                        p.run_start = c.end;
+                        flush_start = None;
+                    }
+                    None => {
+                        p.a.commands_kept += 1;
+                        if let Some((_, _, n)) = after_skip.as_mut() {
+                            *n += 1;
+                        }
+                        if is_exec {
+                            after_skip = None;
+                        }
+                        if name_is(args, b"flushall") || name_is(args, b"flushdb") {
+                            if flush_start.is_none() {
+                                flush_start = Some((pos, args[0].to_ascii_uppercase()));
+                            }
+                        } else if !name_is(args, b"select") {
+                            flush_start = None;
+                        }
                     }
                 }
                 pos = c.end;
+                None
             }
-            Ok(r @ Record::Annotation { .. }) => pos = r.end(),
-            Err(e) => {
-                // Where the kept bytes stop: before the bad record, or before an open MULTI.
-                let cut = multi.map_or(pos, |(s, _, _)| s);
-                if e.is_incomplete() {
-                    close_run(&mut a, run_start, cut);
-                    a.truncated_tail = Some(Skipped {
-                        offset: base + pos as u64,
-                        len: (data.len() - pos) as u64,
-                        line: lines.at(pos),
-                        reason: format!("{e}"),
-                        commands: 1,
-                    });
-                    if let Some((s, _, n)) = multi.take() {
-                        a.dropped_blocks.push(DroppedBlock {
-                            offset: base + s as u64,
-                            line: lines.at(s),
-                            commands: n,
-                            reason: "no EXEC before the end",
-                        });
-                    }
-                    run_start = data.len();
-                    pos = data.len();
-                    break;
-                }
-                let next = match mode {
-                    Mode::Truncate => None,
-                    Mode::Salvage => (pos + 1..data.len())
-                        .filter(|&i| data[i] == b'*' || data[i] == b'#')
-                        .find(|&i| resync_ok(data, i, base)),
-                };
-                let until = next.unwrap_or(data.len());
-                a.skipped.push(Skipped {
+            Ok(r @ Record::Annotation { .. }) => {
+                pos = r.end();
+                None
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = err {
+            // In salvage mode even a record that runs past the end may be a damaged length:
+            // it is a torn last command only when nothing reads after it.
+            let next = match mode {
+                Mode::Truncate => None,
+                Mode::Salvage => (pos + 1..data.len())
+                    .filter(|&i| data[i] == b'*' || data[i] == b'#')
+                    .find(|&i| resync_ok(data, i, base)),
+            };
+            if e.is_incomplete() && next.is_none() {
+                let line = p.lines.at(pos);
+                p.a.truncated_tail = Some(Skipped {
                     offset: base + pos as u64,
-                    len: (until - pos) as u64,
-                    line: lines.at(pos),
+                    len: (data.len() - pos) as u64,
+                    line,
                     reason: format!("{e}"),
-                    commands: estimate_commands(&data[pos..until]),
+                    commands: 1,
                 });
-                match multi.as_mut() {
-                    Some((_, damaged, _)) => *damaged = true,
-                    None => {
-                        close_run(&mut a, run_start, pos);
-                        run_start = until;
-                    }
-                }
-                if next.is_none() {
-                    if let Some((s, _, n)) = multi.take() {
-                        close_run(&mut a, run_start, cut);
-                        a.dropped_blocks.push(DroppedBlock {
-                            offset: base + s as u64,
-                            line: lines.at(s),
-                            commands: n,
-                            reason: "overlaps a damaged range",
-                        });
-                    }
-                    run_start = data.len();
-                }
-                pos = until;
+                // The kept part ends where the torn command starts.
+                break;
             }
-        }
-        // A damaged block's bytes never join a run; an intact one joins it at its EXEC.
-        if let Some((s, true, _)) = multi {
-            close_run(&mut a, run_start, s);
-            run_start = pos;
+            let until = next.unwrap_or(data.len());
+            let line = p.lines.at(pos);
+            p.a.skipped.push(Skipped {
+                offset: base + pos as u64,
+                len: (until - pos) as u64,
+                line,
+                reason: format!("{e}"),
+                commands: estimate_commands(&data[pos..until]),
+            });
+            match multi.as_mut() {
+                Some(b) => {
+                    if b.resume.is_none() {
+                        // The block's bytes leave the run.
+                        let s = b.start;
+                        p.keep(p.run_start, s);
+                    }
+                    b.resume = Some((until, 0));
+                }
+                None => {
+                    p.keep(p.run_start, pos);
+                    after_skip = Some((pos, until, 0));
+                }
+            }
+            p.run_start = until;
+            pos = until;
         }
     }
-    if let Some((s, damaged, n)) = multi {
-        if !damaged {
-            close_run(&mut a, run_start, s);
+    match multi {
+        Some(b) if b.resume.is_some() => p.end_damaged_block(&b, pos),
+        Some(b) => {
+            p.keep(p.run_start, b.start);
+            p.drop_block(b.start, b.n, "no EXEC before the end");
         }
-        a.dropped_blocks.push(DroppedBlock {
-            offset: base + s as u64,
-            line: lines.at(s),
-            commands: n,
-            reason: if damaged {
-                "overlaps a damaged range"
-            } else {
-                "no EXEC before the end"
-            },
-        });
-    } else {
-        close_run(&mut a, run_start, pos.min(data.len()));
+        None => p.keep(p.run_start, pos),
     }
+    let mut a = p.a;
     if let Some((s, name)) = flush_start {
         let end = a.keep.last().map_or(0, |r| r.end);
         if s < end {
@@ -508,6 +562,49 @@ mod tests {
         let a = analyze(&t, 0, 1, Mode::Salvage);
         assert_eq!(kept(&t, &a), t[..before].to_vec());
         assert!(a.truncated_tail.is_some());
+    }
+
+    #[test]
+    fn damaged_multi_header_drops_its_block() {
+        let a1 = cmd(&[b"SET", b"a", b"1"]);
+        let d4 = cmd(&[b"SET", b"d", b"4"]);
+        let mut d = a1.clone();
+        d.extend_from_slice(b"*1\r\n$x\r\nMULTI\r\n");
+        d.extend(cmd(&[b"SET", b"b", b"2"]));
+        d.extend(cmd(&[b"EXEC"]));
+        d.extend(d4.clone());
+        let a = analyze(&d, 0, 1, Mode::Salvage);
+        assert_eq!(kept(&d, &a), [a1, d4].concat());
+        assert_eq!(a.commands_kept, 2);
+        assert_eq!(a.dropped_blocks.len(), 1);
+    }
+
+    #[test]
+    fn damaged_exec_keeps_what_follows_the_block() {
+        let a1 = cmd(&[b"SET", b"a", b"1"]);
+        let tail = [cmd(&[b"SET", b"d", b"4"]), cmd(&[b"SET", b"e", b"5"])].concat();
+        let mut d = a1.clone();
+        d.extend(cmd(&[b"MULTI"]));
+        d.extend(cmd(&[b"SET", b"b", b"2"]));
+        d.extend_from_slice(b"*1\r\n$x\r\nEXEC\r\n");
+        d.extend(tail.clone());
+        let a = analyze(&d, 0, 1, Mode::Salvage);
+        assert_eq!(kept(&d, &a), [a1, tail].concat());
+        assert_eq!(a.commands_kept, 3);
+    }
+
+    #[test]
+    fn length_past_the_end_is_skipped_when_more_reads() {
+        let a1 = cmd(&[b"SET", b"a", b"1"]);
+        let tail = [cmd(&[b"SET", b"c", b"3"]), cmd(&[b"SET", b"d", b"4"])].concat();
+        let mut d = a1.clone();
+        d.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$999\r\n2\r\n");
+        d.extend(tail.clone());
+        let a = analyze(&d, 0, 1, Mode::Salvage);
+        assert_eq!(kept(&d, &a), [a1.clone(), tail].concat());
+        assert!(a.truncated_tail.is_none());
+        let t = analyze(&d, 0, 1, Mode::Truncate);
+        assert_eq!(kept(&d, &t), a1);
     }
 
     #[test]
