@@ -162,8 +162,8 @@ struct CheckArgs {
 struct StatsArgs {
     /// RDB file (or - for stdin), or an AOF: file, manifest or appendonlydir.
     file: PathBuf,
-    /// Read an RDB-magic file as a preamble AOF (automatic for *.aof names, manifests and
-    /// directories, and files that do not start with an RDB header).
+    /// Read an RDB-magic file as a preamble AOF (automatic for manifests, directories, files
+    /// that start like RESP, and RDB-magic files named *.aof). A damaged AOF exits 1.
     #[arg(long)]
     aof: bool,
     /// How many biggest keys to list.
@@ -197,7 +197,15 @@ fn is_aof_input(path: &Path, forced: bool) -> anyhow::Result<bool> {
         redkit::aoffile::Input::Manifest(_) => true,
         redkit::aoffile::Input::File(f) => {
             let data = redkit::aoffile::map(&f).with_context(|| format!("{}", f.display()))?;
-            !redkit::aoffile::is_rdb(&data) || f.extension().is_some_and(|e| e == "aof")
+            // An AOF Redis wrote starts with a command or a `#TS:` annotation; anything else
+            // (an empty file, a bad header, a text file) goes to the RDB reader, which says
+            // what is wrong with it. `--aof` overrides.
+            if redkit::aoffile::is_rdb(&data) {
+                f.extension().is_some_and(|e| e == "aof")
+            } else {
+                data.starts_with(b"#TS:")
+                    || data.first() == Some(&b'*') && data.get(1).is_some_and(u8::is_ascii_digit)
+            }
         }
     })
 }
@@ -284,7 +292,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     out.write_all(st.render_text().as_bytes())?;
                 }
-                return Ok(ExitCode::SUCCESS);
+                // Damage was reported above; like any bad input it also ends with one line on
+                // stderr and exit code 1.
+                if st.damaged {
+                    let first = st.warnings.first().map(String::as_str).unwrap_or("damaged");
+                    eprintln!("redkit: {}", first.replace('\n', "\\n"));
+                }
+                return Ok(if st.damaged {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                });
             }
             let mut reader = open(&a.file)?;
             let st = stats::run(&mut reader, a.top, progress && !a.json)

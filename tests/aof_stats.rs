@@ -87,7 +87,7 @@ fn multi_part_with_lf_line_endings_is_damaged() {
     let w = &st.warnings[0];
     // `*2\n`: the byte after the count must be CR.
     assert!(
-        w.contains("appendonly.aof.2.incr.aof") && w.contains("offset 2 (line 1)"),
+        w.contains("appendonly.aof.2.incr.aof") && w.contains("[offset 2] (line 1)"),
         "{w}"
     );
     assert!(w.contains("redkit check-aof"), "{w}");

@@ -293,11 +293,11 @@ impl Acc {
         let where_ = |off: usize| {
             if preamble {
                 format!(
-                    "offset {off} (line {} of the RESP part after the RDB preamble)",
+                    "[offset {off}] (line {} of the RESP part after the RDB preamble)",
                     line_of(off)
                 )
             } else {
-                format!("offset {off} (line {})", line_of(off))
+                format!("[offset {off}] (line {})", line_of(off))
             }
         };
         match end {
@@ -324,7 +324,7 @@ impl Acc {
                     k => k.to_string(),
                 };
                 warnings.push(format!(
-                    "{path}: corrupt RESP at {}: {msg} (while reading {}); stats of this file \
+                    "{path}: {} corrupt RESP: {msg} (while reading {}); stats of this file \
                      stop there; the file is damaged: see `redkit check-aof` / `redkit fix`",
                     where_(off),
                     e.doing
@@ -1033,7 +1033,7 @@ mod tests {
         let w = &st.warnings[0];
         // The bad byte is the LF after `$1`: 8 lines in, offset good + 15.
         assert!(
-            w.contains(&format!("offset {} (line 16)", good + 15)) && w.contains("c.aof"),
+            w.contains(&format!("[offset {}] (line 16)", good + 15)) && w.contains("c.aof"),
             "{w}"
         );
         assert!(w.contains("redkit check-aof"), "{w}");
