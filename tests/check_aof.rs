@@ -316,24 +316,11 @@ fn compare(case: &str, p: &Pair, ts_mode: bool) -> Verdict {
     ))
 }
 
-/// Cases whose difference is a redkit bug already reported (case-name prefix, the bug). They
-/// still run; a difference is printed instead of failing the test, and a match is printed too,
-/// so the entry can go once redkit is fixed.
-///
-/// Both entries: redis-check-aof's buffer for `*` header lines sits at the same stack address
-/// for every file of a multi-part AOF, so when a `*` header is cut at the end of an incr file the
-/// byte it prints after fgets's NUL is what the previous file's last `*` header left there
-/// (base `*12\r\n`, incr `*` -> "got: 0032"); redkit's walk starts each file with a zeroed
-/// buffer ("got: 0000").
-const KNOWN_REDKIT_BUGS: &[(&str, &str)] = &[];
-
 /// Mismatches and redis crashes of a batch of cases.
 #[derive(Default)]
 struct Tally {
     cases: usize,
     mismatches: Vec<String>,
-    /// Differences in cases listed in [`KNOWN_REDKIT_BUGS`].
-    known: Vec<String>,
     crashes: Vec<String>,
     /// redis output lines seen (first 60 bytes), to assert coverage.
     seen: Vec<String>,
@@ -348,20 +335,10 @@ impl Tally {
                 self.seen.push(l);
             }
         }
-        let known = KNOWN_REDKIT_BUGS
-            .iter()
-            .find(|(prefix, _)| case.starts_with(prefix));
-        match (compare(case, p, ts_mode), known) {
-            (Verdict::Same, None) => {}
-            (Verdict::Same, Some((_, bug))) => {
-                eprintln!("{case}: now matches (listed as known redkit bug: {bug})");
-            }
-            (Verdict::RedisCrashed(m), _) => self.crashes.push(m),
-            (Verdict::Differ(m), None) => self.mismatches.push(m),
-            (Verdict::Differ(m), Some((_, bug))) => {
-                let head = m.lines().next().unwrap_or_default().to_string();
-                self.known.push(format!("{head} (known redkit bug: {bug})"));
-            }
+        match compare(case, p, ts_mode) {
+            Verdict::Same => {}
+            Verdict::RedisCrashed(m) => self.crashes.push(m),
+            Verdict::Differ(m) => self.mismatches.push(m),
         }
     }
 
@@ -369,7 +346,6 @@ impl Tally {
         self.cases += o.cases;
         self.mismatches.extend(o.mismatches);
         self.crashes.extend(o.crashes);
-        self.known.extend(o.known);
         for l in o.seen {
             if !self.seen.contains(&l) {
                 self.seen.push(l);
@@ -409,14 +385,10 @@ impl Tally {
             self.crashes.len(),
             self.cases
         );
-        for k in &self.known {
-            eprintln!("{what}: {k}");
-        }
         eprintln!(
-            "{what}: {} cases, {} differ, {} known redkit bugs, {} redis crashes",
+            "{what}: {} cases, {} differ, {} redis crashes",
             self.cases,
             self.mismatches.len(),
-            self.known.len(),
             self.crashes.len()
         );
         if !self.mismatches.is_empty() {
