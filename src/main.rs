@@ -319,7 +319,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Parsed like redis-check-aof (strtol, the whole argument): "" is 0, "12x" is not.
             let to_timestamp = match &a.truncate_to_timestamp {
                 None => 0,
-                Some(t) => match redkit::tools::aof_scan::strtol(t.as_bytes()) {
+                Some(t) => match redkit_formats::cstr::strtol(t.as_bytes()) {
                     (v, end, false) if end == t.len() || t.is_empty() => v,
                     _ => {
                         println!("Invalid timestamp, aborting...");

@@ -10,12 +10,8 @@ use common::{corpus_dir, corpus_file, RedisServer};
 use redkit::tools::aof_stats::{self, AofStats};
 
 fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    redkit_formats::resp::encode_command(args, &mut out);
     out
 }
 

@@ -562,13 +562,9 @@ fn blocks(recs: &[Rec]) -> Vec<(usize, usize)> {
 }
 
 fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
-    }
-    v
+    let mut out = Vec::new();
+    redkit_formats::resp::encode_command(args, &mut out);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@
 //! name with a `'` but nothing else needing quotes is written bare and then opens a quote, and
 //! a line longer than 1024 bytes is refused. [`line_reads_back`] tells these cases apart.
 
+use crate::cstr::{c_str, is_c_space, strtol};
 use std::fmt;
 
 /// Longest line Redis reads in one piece, `\n` included.
@@ -203,19 +204,6 @@ fn chunks(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
-/// The part of `b` a C string function sees: everything before the first NUL.
-fn c_str(b: &[u8]) -> &[u8] {
-    match b.iter().position(|&c| c == 0) {
-        Some(i) => &b[..i],
-        None => b,
-    }
-}
-
-/// C `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
 /// C `isprint` in the C locale.
 fn is_c_print(b: u8) -> bool {
     (0x20..=0x7e).contains(&b)
@@ -313,41 +301,9 @@ fn split_args(s: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// C `atoll` (glibc: `strtoll` base 10, saturating at the `i64` bounds).
+/// C `atoll`: glibc's is `strtol` base 10, clamping at the `i64` bounds.
 fn atoll(s: &[u8]) -> i64 {
-    let s = c_str(s);
-    let mut i = 0;
-    while i < s.len() && is_c_space(s[i]) {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let limit: u64 = if neg { 1 << 63 } else { i64::MAX as u64 };
-    let mut v: u64 = 0;
-    for &b in &s[i..] {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        // Once past the limit the value stays clamped; keep consuming digits.
-        v = v
-            .saturating_mul(10)
-            .saturating_add(u64::from(b - b'0'))
-            .min(limit);
-    }
-    if neg {
-        (v as i64).wrapping_neg()
-    } else {
-        v as i64
-    }
+    strtol(s).0
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {

@@ -360,25 +360,39 @@ fn annotation(data: &[u8], pos: usize, base: u64, line: u64) -> Result<Record<'_
     }
 }
 
+/// Append one command as Redis writes it to an AOF (and to a replication stream):
+/// `*<argc>\r\n`, then `$<len>\r\n<bytes>\r\n` per argument.
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    let mut num = [0u8; 20];
+    out.push(b'*');
+    out.extend_from_slice(crate::fmt_i64(args.len() as i64, &mut num));
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(crate::fmt_i64(a.len() as i64, &mut num));
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ErrorKind;
 
-    /// Encode a command the way Redis writes it to the AOF.
-    fn encode(args: &[&[u8]], out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-
     fn cmd(args: &[&[u8]]) -> Vec<u8> {
         let mut v = Vec::new();
-        encode(args, &mut v);
+        encode_command(args, &mut v);
         v
+    }
+
+    #[test]
+    fn encode_command_writes_redis_layout() {
+        assert_eq!(
+            cmd(&[b"SET", b"k", b""]),
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"
+        );
     }
 
     /// Parse a whole stream from line 1; returns the records and the error that stopped it
@@ -461,7 +475,7 @@ mod tests {
         let mut data = Vec::new();
         for c in &cmds {
             let refs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
-            encode(&refs, &mut data);
+            encode_command(&refs, &mut data);
         }
         let base = 1_000_000;
         let (recs, err, end, line) = parse_all(&data, base);
@@ -507,9 +521,9 @@ mod tests {
     #[test]
     fn annotations_between_commands() {
         let mut data = b"#TS:1700000000\r\n".to_vec();
-        encode(&[b"SELECT", b"0"], &mut data);
+        encode_command(&[b"SELECT", b"0"], &mut data);
         data.extend_from_slice(b"#TS:1700000001\r\n#other note\n");
-        encode(&[b"PING"], &mut data);
+        encode_command(&[b"PING"], &mut data);
         let (recs, err, _, line) = parse_all(&data, 7);
         assert!(err.is_none(), "{err:?}");
         assert_eq!(recs.len(), 5);
@@ -557,10 +571,10 @@ mod tests {
 
     fn sample_stream() -> Vec<u8> {
         let mut data = b"#TS:1700000000\r\n".to_vec();
-        encode(&[b"SELECT", b"0"], &mut data);
-        encode(&[b"SET", b"key\r\n", b""], &mut data);
+        encode_command(&[b"SELECT", b"0"], &mut data);
+        encode_command(&[b"SET", b"key\r\n", b""], &mut data);
         data.extend_from_slice(b"#TS:1700000001\r\n");
-        encode(&[b"RPUSH", b"l", b"1234567890", b"x"], &mut data);
+        encode_command(&[b"RPUSH", b"l", b"1234567890", b"x"], &mut data);
         data
     }
 

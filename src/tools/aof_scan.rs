@@ -13,6 +13,8 @@
 //! error). This module reproduces all of that over a byte slice; `resp` stays the reader for
 //! everything that has to load.
 
+use redkit_formats::cstr::strtol;
+
 /// Why the walk stopped early in `--truncate-to-timestamp` mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TsStop {
@@ -93,56 +95,6 @@ impl<'a> Stdio<'a> {
         self.at += n;
         Some(&rest[..n])
     }
-}
-
-/// C's `strtol(s, &end, 10)` over a NUL-terminated string: `(value, end index, overflowed)`.
-/// `end` is 0 when there are no digits (strtol then returns its argument).
-pub fn strtol(s: &[u8]) -> (i64, usize, bool) {
-    let s = match s.iter().position(|&b| b == 0) {
-        Some(n) => &s[..n],
-        None => s,
-    };
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let digits = i;
-    let mut mag: u64 = 0;
-    let mut over = false;
-    while let Some(&b) = s.get(i).filter(|b| b.is_ascii_digit()) {
-        match mag
-            .checked_mul(10)
-            .and_then(|m| m.checked_add(u64::from(b - b'0')))
-        {
-            Some(m) => mag = m,
-            None => over = true,
-        }
-        i += 1;
-    }
-    if i == digits {
-        return (0, 0, false);
-    }
-    let limit = if neg { 1u64 << 63 } else { i64::MAX as u64 };
-    if over || mag > limit {
-        return (if neg { i64::MIN } else { i64::MAX }, i, true);
-    }
-    let v = if neg {
-        (mag as i64).wrapping_neg()
-    } else {
-        mag as i64
-    };
-    (v, i, false)
 }
 
 /// `<1 to 7 digits>\r` at `d[at..]`, found with word-at-a-time tests (most header lines are
@@ -489,19 +441,6 @@ mod tests {
                 Some((n, n.to_string().len()))
             );
         }
-    }
-
-    #[test]
-    fn strtol_matches_c() {
-        assert_eq!(strtol(b"12\r\n"), (12, 2, false));
-        assert_eq!(strtol(b" +7x"), (7, 3, false));
-        assert_eq!(strtol(b"-3"), (-3, 2, false));
-        assert_eq!(strtol(b"\r\n"), (0, 0, false));
-        assert_eq!(strtol(b"-"), (0, 0, false));
-        assert_eq!(strtol(b"99999999999999999999\r"), (i64::MAX, 20, true));
-        assert_eq!(strtol(b"-9223372036854775808"), (i64::MIN, 20, false));
-        assert_eq!(strtol(b"-9223372036854775809"), (i64::MIN, 20, true));
-        assert_eq!(strtol(b"4\x005"), (4, 1, false));
     }
 
     #[test]

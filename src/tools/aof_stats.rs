@@ -818,18 +818,9 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn enc(args: &[&[u8]], out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-
     fn cmd(args: &[&[u8]]) -> Vec<u8> {
         let mut v = Vec::new();
-        enc(args, &mut v);
+        redkit_formats::resp::encode_command(args, &mut v);
         v
     }
 
@@ -921,20 +912,20 @@ mod tests {
     fn plain_file_counts() {
         let t = Tmp::new("plain");
         let mut d = b"#TS:1700000000\r\n".to_vec();
-        enc(&[b"SELECT", b"0"], &mut d);
-        enc(&[b"SET", b"a", b"1"], &mut d);
-        enc(&[b"set", b"b", b"2"], &mut d);
+        redkit_formats::resp::encode_command(&[b"SELECT", b"0"], &mut d);
+        redkit_formats::resp::encode_command(&[b"SET", b"a", b"1"], &mut d);
+        redkit_formats::resp::encode_command(&[b"set", b"b", b"2"], &mut d);
         d.extend_from_slice(b"#TS:1700000005\r\n#note\n");
-        enc(&[b"MULTI"], &mut d);
-        enc(&[b"Set", b"c", b"3"], &mut d);
-        enc(&[b"RPUSH", b"l", b"x", b"y"], &mut d);
-        enc(&[b"EXEC"], &mut d);
-        enc(&[b"SELECT", b"3"], &mut d);
-        enc(&[b"DEL", b"a"], &mut d);
-        enc(&[b"SELECT", b"x"], &mut d); // refused: stays in db 3
-        enc(&[b"SELECT", b"0"], &mut d);
+        redkit_formats::resp::encode_command(&[b"MULTI"], &mut d);
+        redkit_formats::resp::encode_command(&[b"Set", b"c", b"3"], &mut d);
+        redkit_formats::resp::encode_command(&[b"RPUSH", b"l", b"x", b"y"], &mut d);
+        redkit_formats::resp::encode_command(&[b"EXEC"], &mut d);
+        redkit_formats::resp::encode_command(&[b"SELECT", b"3"], &mut d);
+        redkit_formats::resp::encode_command(&[b"DEL", b"a"], &mut d);
+        redkit_formats::resp::encode_command(&[b"SELECT", b"x"], &mut d); // refused: stays in db 3
+        redkit_formats::resp::encode_command(&[b"SELECT", b"0"], &mut d);
         d.extend_from_slice(b"#TS:1699999999\r\n#TS:12x\r\n");
-        enc(&[b"DEL", b"b"], &mut d);
+        redkit_formats::resp::encode_command(&[b"DEL", b"b"], &mut d);
         let p = t.file("a.aof", &d);
         let st = run(&p, 10).unwrap();
         assert!(st.warnings.is_empty(), "{:?}", st.warnings);
@@ -1001,10 +992,10 @@ mod tests {
     fn truncated_and_corrupt() {
         let t = Tmp::new("bad");
         let mut d = Vec::new();
-        enc(&[b"SELECT", b"0"], &mut d);
-        enc(&[b"SET", b"a", b"1"], &mut d);
+        redkit_formats::resp::encode_command(&[b"SELECT", b"0"], &mut d);
+        redkit_formats::resp::encode_command(&[b"SET", b"a", b"1"], &mut d);
         let good = d.len();
-        enc(&[b"SET", b"b", b"2"], &mut d);
+        redkit_formats::resp::encode_command(&[b"SET", b"b", b"2"], &mut d);
         // Truncated last record.
         let p = t.file("t.aof", &d[..d.len() - 3]);
         let st = run(&p, 10).unwrap();
@@ -1024,7 +1015,7 @@ mod tests {
         // A corrupt record in the middle: counts stop there, the warning names offset and line.
         let mut c = d[..good].to_vec();
         c.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$1\nk\r\n");
-        enc(&[b"SET", b"z", b"1"], &mut c);
+        redkit_formats::resp::encode_command(&[b"SET", b"z", b"1"], &mut c);
         let p = t.file("c.aof", &c);
         let st = run(&p, 10).unwrap();
         assert!(st.damaged);
@@ -1042,8 +1033,8 @@ mod tests {
         // An unfinished MULTI at the end of the last file is a truncated tail from the MULTI.
         let mut m = d.clone();
         let at = m.len();
-        enc(&[b"MULTI"], &mut m);
-        enc(&[b"SET", b"q", b"1"], &mut m);
+        redkit_formats::resp::encode_command(&[b"MULTI"], &mut m);
+        redkit_formats::resp::encode_command(&[b"SET", b"q", b"1"], &mut m);
         let p = t.file("m.aof", &m);
         let st = run(&p, 10).unwrap();
         assert!(!st.damaged, "{:?}", st.warnings);
@@ -1057,15 +1048,15 @@ mod tests {
     fn multi_part_resets_db_per_file() {
         let t = Tmp::new("multi");
         let mut base = Vec::new();
-        enc(&[b"SELECT", b"2"], &mut base);
-        enc(&[b"SET", b"a", b"1"], &mut base);
+        redkit_formats::resp::encode_command(&[b"SELECT", b"2"], &mut base);
+        redkit_formats::resp::encode_command(&[b"SET", b"a", b"1"], &mut base);
         let mut incr1 = Vec::new();
         // No SELECT: a new file starts in db 0.
-        enc(&[b"SET", b"b", b"1"], &mut incr1);
-        enc(&[b"SET", b"c"], &mut incr1); // truncated below
+        redkit_formats::resp::encode_command(&[b"SET", b"b", b"1"], &mut incr1);
+        redkit_formats::resp::encode_command(&[b"SET", b"c"], &mut incr1); // truncated below
         let incr1_cut = &incr1[..incr1.len() - 2];
         let mut incr2 = b"#TS:1700000000\r\n".to_vec();
-        enc(&[b"INCR", b"n"], &mut incr2);
+        redkit_formats::resp::encode_command(&[b"INCR", b"n"], &mut incr2);
         t.file("ap.aof.1.base.aof", &base);
         t.file("ap.aof.1.incr.aof", incr1_cut);
         t.file("ap.aof.2.incr.aof", &incr2);
@@ -1104,12 +1095,12 @@ mod tests {
         let t = Tmp::new("names");
         let mut d = Vec::new();
         let long = vec![b'X'; 100];
-        enc(&[&long, b"a"], &mut d);
-        enc(&[&long], &mut d);
+        redkit_formats::resp::encode_command(&[&long, b"a"], &mut d);
+        redkit_formats::resp::encode_command(&[&long], &mut d);
         for i in 0..MAX_NAMES + 10 {
-            enc(&[format!("Cmd{i}").as_bytes()], &mut d);
+            redkit_formats::resp::encode_command(&[format!("Cmd{i}").as_bytes()], &mut d);
         }
-        enc(&[b"CMD0"], &mut d);
+        redkit_formats::resp::encode_command(&[b"CMD0"], &mut d);
         let p = t.file("n.aof", &d);
         let st = run(&p, 5).unwrap();
         assert_eq!(st.commands, MAX_NAMES as u64 + 13);

@@ -557,18 +557,9 @@ impl Client {
         })
     }
 
-    fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-
     pub fn try_cmd(&mut self, args: &[&[u8]]) -> std::io::Result<Reply> {
         let mut buf = Vec::new();
-        Self::encode(&mut buf, args);
+        redkit_formats::resp::encode_command(args, &mut buf);
         self.writer.write_all(&buf)?;
         self.read_reply()
     }
@@ -591,7 +582,7 @@ impl Client {
             let mut buf = Vec::new();
             for c in chunk {
                 let refs: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
-                Self::encode(&mut buf, &refs);
+                redkit_formats::resp::encode_command(&refs, &mut buf);
             }
             self.writer.write_all(&buf).expect("write to redis-server");
             for _ in chunk {
