@@ -5,9 +5,11 @@
 
 pub mod aoffile;
 pub mod batch;
+pub mod cmd;
 pub mod error;
 pub mod filter;
 pub mod jsonout;
+pub mod keyspace;
 pub mod rdbfile;
 pub mod safefile;
 pub mod tools;

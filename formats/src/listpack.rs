@@ -447,6 +447,77 @@ pub fn parse_canonical_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
+/// Append one whole integer entry (encoding part and back-length) to `out`, in the smallest
+/// integer encoding that holds `v`.
+pub fn write_int_entry(out: &mut Vec<u8>, v: i64) {
+    let start = out.len();
+    if (0..=127).contains(&v) {
+        out.push(v as u8);
+    } else if (-4096..=4095).contains(&v) {
+        let u = (v as u16) & 0x1FFF;
+        out.push(0xC0 | (u >> 8) as u8);
+        out.push(u as u8);
+    } else if (-32768..=32767).contains(&v) {
+        out.push(0xF1);
+        out.extend_from_slice(&(v as i16).to_le_bytes());
+    } else if (-8_388_608..=8_388_607).contains(&v) {
+        out.push(0xF2);
+        out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+    } else if (-2_147_483_648..=2_147_483_647).contains(&v) {
+        out.push(0xF3);
+        out.extend_from_slice(&(v as i32).to_le_bytes());
+    } else {
+        out.push(0xF4);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let enc_len = (out.len() - start) as u64;
+    write_backlen(out, enc_len);
+}
+
+/// Append one whole string entry to `out`, never converting to an integer.
+///
+/// # Panics
+/// If `s` is 4 GiB or longer (the format cannot express it).
+pub fn write_str_entry(out: &mut Vec<u8>, s: &[u8]) {
+    let start = out.len();
+    let len = s.len();
+    if len < 64 {
+        out.push(0x80 | len as u8);
+    } else if len < 4096 {
+        out.push(0xE0 | (len >> 8) as u8);
+        out.push(len as u8);
+    } else {
+        let l32 = u32::try_from(len).expect("listpack string longer than u32::MAX bytes");
+        out.push(0xF0);
+        out.extend_from_slice(&l32.to_le_bytes());
+    }
+    out.extend_from_slice(s);
+    let enc_len = (out.len() - start) as u64;
+    write_backlen(out, enc_len);
+}
+
+/// Append `e` as Redis's `lpAppend` would store it: canonical integers (and `Int`) as integers,
+/// everything else as a string.
+pub fn write_entry(out: &mut Vec<u8>, e: Elem) {
+    match e {
+        Elem::Int(v) => write_int_entry(out, v),
+        Elem::Bytes(b) => match parse_canonical_i64(b) {
+            Some(v) => write_int_entry(out, v),
+            None => write_str_entry(out, b),
+        },
+    }
+}
+
+/// Decode the entry at byte `pos` of a listpack whose header passed [`Listpack::parse`]:
+/// `Ok(None)` at the terminator, else the element and the position of the next entry.
+#[inline]
+pub fn entry_at(data: &[u8], pos: usize) -> Result<Option<(Elem<'_>, usize)>> {
+    Ok(step(data, pos)?.map(|e| (e.elem, e.next)))
+}
+
+/// Offset of the first entry of every listpack.
+pub const FIRST_ENTRY: usize = HEADER_SIZE;
+
 /// Builds a listpack by appending entries, as repeated `lpAppend` calls in Redis would.
 #[derive(Debug, Clone)]
 pub struct Builder {
@@ -488,28 +559,8 @@ impl Builder {
 
     /// Append an integer in the smallest encoding that holds it.
     pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        let b = &mut self.buf;
-        if (0..=127).contains(&v) {
-            b.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u16) & 0x1FFF;
-            b.push(0xC0 | (u >> 8) as u8);
-            b.push(u as u8);
-        } else if (-32768..=32767).contains(&v) {
-            b.push(0xF1);
-            b.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-8_388_608..=8_388_607).contains(&v) {
-            b.push(0xF2);
-            b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if (-2_147_483_648..=2_147_483_647).contains(&v) {
-            b.push(0xF3);
-            b.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            b.push(0xF4);
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        self.end_entry(start);
+        write_int_entry(&mut self.buf, v);
+        self.count += 1;
     }
 
     /// Append bytes as a string entry, never converting to an integer.
@@ -517,25 +568,7 @@ impl Builder {
     /// # Panics
     /// If `s` is 4 GiB or longer (the format cannot express it).
     pub fn push_str(&mut self, s: &[u8]) {
-        let start = self.buf.len();
-        let len = s.len();
-        if len < 64 {
-            self.buf.push(0x80 | len as u8);
-        } else if len < 4096 {
-            self.buf.push(0xE0 | (len >> 8) as u8);
-            self.buf.push(len as u8);
-        } else {
-            let l32 = u32::try_from(len).expect("listpack string longer than u32::MAX bytes");
-            self.buf.push(0xF0);
-            self.buf.extend_from_slice(&l32.to_le_bytes());
-        }
-        self.buf.extend_from_slice(s);
-        self.end_entry(start);
-    }
-
-    fn end_entry(&mut self, start: usize) {
-        let enc_len = (self.buf.len() - start) as u64;
-        write_backlen(&mut self.buf, enc_len);
+        write_str_entry(&mut self.buf, s);
         self.count += 1;
     }
 

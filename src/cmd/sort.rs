@@ -1,0 +1,5 @@
+//! PLACEHOLDER: replaced by the helper that implements these commands.
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

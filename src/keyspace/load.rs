@@ -1,0 +1,1 @@
+//! PLACEHOLDER: loading RDB files and DUMP payloads into the keyspace (written next).
