@@ -11,6 +11,7 @@ pub mod filter;
 pub mod jsonout;
 pub mod keyspace;
 pub mod rdbfile;
+pub mod replay;
 pub mod safefile;
 pub mod tools;
 

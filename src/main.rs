@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use redkit::filter::Filter;
 use redkit::rdbfile::RdbReader;
-use redkit::tools::{aof_repair, aof_stats, check_aof, check_rdb, fix, json, stats};
+use redkit::tools::{
+    aof_repair, aof_stats, check_aof, check_rdb, fix, json, keyspace_stats, stats,
+};
 
 #[derive(Parser)]
 #[command(
@@ -172,6 +174,16 @@ struct StatsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Load the input into the in-memory keyspace (an AOF is replayed) and summarise it:
+    /// keys per db, types and encodings, load time, memory.
+    #[arg(long, visible_alias = "replay")]
+    keyspace: bool,
+    /// With --keyspace on an AOF: skip failing commands (counted) instead of stopping.
+    #[arg(long, requires = "keyspace")]
+    skip_errors: bool,
+    /// Encoding rules to follow: 7.0 or 7.2 (small lists and sets as listpacks).
+    #[arg(long, default_value = "7.0", value_parser = ["7.0", "7.2"])]
+    profile: String,
 }
 
 fn main() -> ExitCode {
@@ -281,6 +293,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Stats(a) if a.keyspace => {
+            if a.file.as_os_str() == "-" {
+                anyhow::bail!("--keyspace needs a file, not stdin");
+            }
+            let aof = is_aof_input(&a.file, a.aof)?;
+            let profile = if a.profile == "7.2" {
+                redkit::keyspace::Profile::Redis72
+            } else {
+                redkit::keyspace::Profile::Redis70
+            };
+            let cfg = redkit::keyspace::Config::for_profile(profile);
+            let opts = redkit::replay::ReplayOptions {
+                skip_errors: a.skip_errors,
+            };
+            let st = keyspace_stats::run(&a.file, aof, cfg, &opts)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+            let mut out = std::io::stdout().lock();
+            if a.json {
+                writeln!(out, "{}", st.to_json())?;
+            } else {
+                out.write_all(st.render_text().as_bytes())?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Stats(a) => {
             if a.file.as_os_str() != "-" && is_aof_input(&a.file, a.aof)? {

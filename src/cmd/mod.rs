@@ -19,6 +19,7 @@ pub mod util;
 pub mod bitops;
 pub mod hyperloglog;
 pub mod keys;
+pub mod restore;
 pub mod server;
 pub mod sort;
 pub mod t_hash;
@@ -166,7 +167,7 @@ const CORE: &[CommandSpec] = &[
 ];
 
 /// Every command module's table, in one list.
-fn all_tables() -> [&'static [CommandSpec]; 12] {
+fn all_tables() -> [&'static [CommandSpec]; 13] {
     [
         CORE,
         t_string::COMMANDS,
@@ -180,6 +181,7 @@ fn all_tables() -> [&'static [CommandSpec]; 12] {
         keys::COMMANDS,
         server::COMMANDS,
         sort::COMMANDS,
+        restore::COMMANDS,
     ]
 }
 

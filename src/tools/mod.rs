@@ -7,6 +7,7 @@ pub mod check_aof;
 pub mod check_rdb;
 pub mod fix;
 pub mod json;
+pub mod keyspace_stats;
 pub mod rdb_salvage;
 pub mod stats;
 

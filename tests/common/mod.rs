@@ -295,15 +295,26 @@ pub struct RedisServer {
 impl RedisServer {
     /// Start an empty server. `extra_config` pairs are passed as `--name value`.
     pub fn start(extra_config: &[(&str, &str)]) -> RedisServer {
-        Self::start_inner(None, extra_config)
+        Self::start_inner(None, None, extra_config)
+    }
+
+    /// Start a server with appendonly on, loading a copy of the appendonlydir `aof_dir`.
+    pub fn start_with_aof_dir(aof_dir: &Path, extra_config: &[(&str, &str)]) -> RedisServer {
+        let mut cfg = vec![("appendonly", "yes")];
+        cfg.extend_from_slice(extra_config);
+        Self::start_inner(None, Some(aof_dir), &cfg)
     }
 
     /// Start a server that loads `rdb` (copied into its dir as dump.rdb before it starts).
     pub fn start_with_rdb(rdb: &Path, extra_config: &[(&str, &str)]) -> RedisServer {
-        Self::start_inner(Some(rdb), extra_config)
+        Self::start_inner(Some(rdb), None, extra_config)
     }
 
-    fn start_inner(rdb: Option<&Path>, extra_config: &[(&str, &str)]) -> RedisServer {
+    fn start_inner(
+        rdb: Option<&Path>,
+        aof_dir: Option<&Path>,
+        extra_config: &[(&str, &str)],
+    ) -> RedisServer {
         check_redis_version();
         let mut last_err = String::new();
         for _attempt in 0..5 {
@@ -312,6 +323,14 @@ impl RedisServer {
                 std::fs::copy(rdb, dir.join("dump.rdb")).unwrap_or_else(|e| {
                     panic!("cannot copy {} into {}: {e}", rdb.display(), dir.display())
                 });
+            }
+            if let Some(src) = aof_dir {
+                let dst = dir.join("appendonlydir");
+                std::fs::create_dir_all(&dst).expect("create appendonlydir");
+                for e in std::fs::read_dir(src).expect("read appendonlydir") {
+                    let p = e.expect("dir entry").path();
+                    std::fs::copy(&p, dst.join(p.file_name().unwrap())).expect("copy AOF file");
+                }
             }
             let port = free_port();
             let mut cmd = Command::new("redis-server");
