@@ -49,13 +49,18 @@ impl Filter {
     }
 
     pub fn keep(&self, k: &KeyRecord<'_>, key: &[u8]) -> bool {
-        if !self.dbs.is_empty() && !self.dbs.contains(&k.db) {
+        self.keep_parts(k.db, kind_of(k.rdb_type), k.expire_ms, key)
+    }
+
+    /// The same test on a key's parts (for keys that come from the keyspace, not a file).
+    pub fn keep_parts(&self, db: u64, kind: Option<Kind>, expire_ms: Option<i64>, key: &[u8]) -> bool {
+        if !self.dbs.is_empty() && !self.dbs.contains(&db) {
             return false;
         }
-        if !self.kinds.is_empty() && !kind_of(k.rdb_type).is_some_and(|t| self.kinds.contains(&t)) {
+        if !self.kinds.is_empty() && !kind.is_some_and(|t| self.kinds.contains(&t)) {
             return false;
         }
-        if let (Some(now), Some(exp)) = (self.expired_before, k.expire_ms) {
+        if let (Some(now), Some(exp)) = (self.expired_before, expire_ms) {
             if exp <= now {
                 return false;
             }

@@ -134,8 +134,16 @@ enum JsonFormat {
 
 #[derive(Args)]
 struct JsonArgs {
-    /// RDB file, or - for stdin.
+    /// RDB file (or - for stdin), or an AOF: file, manifest or appendonlydir (replayed into the
+    /// keyspace first; keys then come sorted by db and name).
     file: PathBuf,
+    /// Read an RDB-magic file as a preamble AOF (automatic for manifests, directories, files
+    /// that start like RESP, and RDB-magic files named *.aof).
+    #[arg(long)]
+    aof: bool,
+    /// AOF input: skip failing commands (counted on stderr) instead of stopping.
+    #[arg(long)]
+    skip_errors: bool,
     /// Write here instead of stdout.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
@@ -239,7 +247,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &f.types,
                 f.no_expired.then_some(now),
             )?;
-            let mut reader = open(&a.file)?;
             let opts = json::JsonOpts {
                 filter,
                 meta: a.meta,
@@ -249,6 +256,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 progress,
             };
+            if a.file.as_os_str() != "-" && is_aof_input(&a.file, a.aof)? {
+                let mut ex = redkit::cmd::Executor::new(redkit::keyspace::Keyspace::default());
+                let rr = redkit::replay::replay(
+                    &a.file,
+                    &mut ex,
+                    &redkit::replay::ReplayOptions {
+                        skip_errors: a.skip_errors,
+                    },
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                for w in &rr.warnings {
+                    eprintln!("warning: {w}");
+                }
+                let mut w: Box<dyn Write> = match &a.output {
+                    Some(p) => Box::new(BufWriter::with_capacity(
+                        256 << 10,
+                        File::create(p).with_context(|| format!("{}", p.display()))?,
+                    )),
+                    None => Box::new(BufWriter::with_capacity(256 << 10, std::io::stdout())),
+                };
+                json::run_keyspace(&ex.ks, &opts, &mut w)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut reader = open(&a.file)?;
             let report = match &a.output {
                 Some(p) => {
                     let file = File::create(p).with_context(|| format!("{}", p.display()))?;

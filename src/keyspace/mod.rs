@@ -184,6 +184,86 @@ impl Value {
     }
 }
 
+/// Push a value's contents into an RDB-reader [`Sink`](redkit_formats::rdb::read::Sink), as if
+/// it had been read from a file: the JSON renderer and other per-element consumers work the
+/// same on a keyspace as on an RDB.
+pub fn feed<S: redkit_formats::rdb::read::Sink>(v: &Value, s: &mut S) {
+    match v {
+        Value::Int(i) => s.string(i.to_string().as_bytes()),
+        Value::Emb(b) | Value::Raw(b) => s.string(b),
+        Value::List(l) => {
+            for e in l.iter() {
+                s.list_elem(e);
+            }
+        }
+        Value::Set(x) => {
+            for e in x.iter() {
+                s.set_member(e);
+            }
+        }
+        Value::ZSet(z) => {
+            for (m, score) in z.iter() {
+                s.zset_member(m, score);
+            }
+        }
+        Value::Hash(h) => {
+            for (f, val, exp) in h.iter() {
+                s.hash_field(f, val, exp);
+            }
+        }
+        Value::Stream(st) => feed_stream(st, s),
+        Value::Module(m) => s.module(m.module_id, &m.raw),
+    }
+}
+
+/// A stream in the order the RDB reader produces it: live entries, the metadata, the groups.
+fn feed_stream<S: redkit_formats::rdb::read::Sink>(st: &stream::Stream, s: &mut S) {
+    use redkit_formats::rdb::read::{Consumer, Group, PendingEntry, StreamMeta};
+    let mut pairs = Vec::new();
+    st.for_range(stream::ID_MIN, stream::ID_MAX, false, true, |e| {
+        pairs.clear();
+        pairs.extend(e.fv.chunks_exact(2).map(|c| (c[0], c[1])));
+        s.stream_entry(e.id, &pairs);
+        true
+    });
+    s.stream_meta(&StreamMeta {
+        length: st.length,
+        last_id: st.last_id,
+        first_id: Some(st.first_id),
+        max_deleted_id: Some(st.max_deleted_id),
+        entries_added: Some(st.entries_added),
+    });
+    for (name, g) in &st.groups {
+        let names: Vec<&SStr> = g.consumers.keys().collect();
+        let group = Group {
+            name: name.to_vec(),
+            last_delivered_id: g.last_id,
+            entries_read: u64::try_from(g.entries_read).ok(),
+            pending: g
+                .pel
+                .iter()
+                .map(|(id, n)| PendingEntry {
+                    id: *id,
+                    delivery_time_ms: n.delivery_time.max(0) as u64,
+                    delivery_count: n.delivery_count,
+                    consumer: names.iter().position(|c| **c == n.consumer),
+                })
+                .collect(),
+            consumers: g
+                .consumers
+                .iter()
+                .map(|(cn, c)| Consumer {
+                    name: cn.to_vec(),
+                    seen_time_ms: c.seen_time.max(0) as u64,
+                    active_time_ms: u64::try_from(c.active_time).ok(),
+                    pending: c.pel.iter().copied().collect(),
+                })
+                .collect(),
+        };
+        s.stream_group(&group);
+    }
+}
+
 /// A key's value and expiry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {

@@ -125,7 +125,7 @@ impl Pair {
         let saved = self.sess.db;
         for db in 0..dbs {
             let sel = vec![b"SELECT".to_vec(), db.to_string().into_bytes()];
-            self.redis.pipeline(&[sel.clone()]);
+            self.redis.pipeline(std::slice::from_ref(&sel));
             self.redkit(&sel);
             let mut theirs = self.redis.cmd(&[b"KEYS", b"*"]).bulks();
             let mut ours: Vec<Vec<u8>> = self.ex.ks.dbs[db]
@@ -149,7 +149,7 @@ impl Pair {
             }
         }
         let sel = vec![b"SELECT".to_vec(), saved.to_string().into_bytes()];
-        self.redis.pipeline(&[sel.clone()]);
+        self.redis.pipeline(std::slice::from_ref(&sel));
         self.redkit(&sel);
     }
 
