@@ -53,7 +53,13 @@ impl Filter {
     }
 
     /// The same test on a key's parts (for keys that come from the keyspace, not a file).
-    pub fn keep_parts(&self, db: u64, kind: Option<Kind>, expire_ms: Option<i64>, key: &[u8]) -> bool {
+    pub fn keep_parts(
+        &self,
+        db: u64,
+        kind: Option<Kind>,
+        expire_ms: Option<i64>,
+        key: &[u8],
+    ) -> bool {
         if !self.dbs.is_empty() && !self.dbs.contains(&db) {
             return false;
         }

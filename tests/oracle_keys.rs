@@ -618,7 +618,7 @@ fn functions_match_redis() {
     bad[at] ^= 1;
     p.run(&[Case::exact(args![b"FUNCTION", b"RESTORE", bad, b"FLUSH"])]);
     let list = args![b"FUNCTION", b"LIST", b"WITHCODE"];
-    let want = p.redis.pipeline(&[list.clone()]).remove(0);
+    let want = p.redis.pipeline(std::slice::from_ref(&list)).remove(0);
     assert_eq!(
         function_list_without_functions(&want),
         function_list_without_functions(&p.redkit(&list))
@@ -635,7 +635,7 @@ fn functions_match_redis() {
         Reply::Simple(b"OK".to_vec()),
         "redis refused redkit's dump"
     );
-    let want = p.redis.pipeline(&[list.clone()]).remove(0);
+    let want = p.redis.pipeline(std::slice::from_ref(&list)).remove(0);
     assert_eq!(
         function_list_without_functions(&want),
         function_list_without_functions(&p.redkit(&list))
@@ -657,7 +657,7 @@ fn functions_match_redis() {
         Reply::Simple(b"OK".to_vec()),
         "redis refused redkit's dump"
     );
-    let want = p.redis.pipeline(&[list.clone()]).remove(0);
+    let want = p.redis.pipeline(std::slice::from_ref(&list)).remove(0);
     assert_eq!(
         function_list_without_functions(&want),
         function_list_without_functions(&p.redkit(&list))
@@ -745,7 +745,14 @@ fn propagation_of_expires() {
     ex.ks.dbs[1].set_expire(b"c", 10);
     assert_eq!(
         run(&mut ex, &mut s, &[b"MOVE", b"c", b"1"]),
-        ["0:SELECT 1", "0:DEL c", "0:SELECT 0", "0:MOVE c 1"]
+        [
+            "0:MULTI",
+            "0:SELECT 1",
+            "0:DEL c",
+            "0:SELECT 0",
+            "0:MOVE c 1",
+            "0:EXEC"
+        ]
     );
     // While loading, a past expiry is set rather than deleting.
     ex.loading = true;

@@ -610,14 +610,26 @@ mod tests {
             .collect();
         assert!(missing.is_empty(), "not in the command table: {missing:?}");
         for (cmd, subs) in [
-            ("xgroup", &["create", "setid", "destroy", "createconsumer", "delconsumer"][..]),
+            (
+                "xgroup",
+                &[
+                    "create",
+                    "setid",
+                    "destroy",
+                    "createconsumer",
+                    "delconsumer",
+                ][..],
+            ),
             ("function", &["load", "delete", "flush", "restore"][..]),
             ("object", &["encoding"][..]),
             ("xinfo", &["stream", "groups", "consumers"][..]),
         ] {
             let spec = lookup(cmd.as_bytes()).unwrap();
             for sub in subs {
-                assert!(lookup_sub(spec, sub.as_bytes()).is_some(), "{cmd} {sub} missing");
+                assert!(
+                    lookup_sub(spec, sub.as_bytes()).is_some(),
+                    "{cmd} {sub} missing"
+                );
             }
         }
     }

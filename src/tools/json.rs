@@ -687,7 +687,10 @@ pub fn run_keyspace(
                 continue;
             };
             let kind = Kind::from_name(entry.value.type_name());
-            if !opts.filter.keep_parts(dbi as u64, kind, entry.expire(), key) {
+            if !opts
+                .filter
+                .keep_parts(dbi as u64, kind, entry.expire(), key)
+            {
                 continue;
             }
             render_entry(dbi, key, entry, kind.unwrap_or(Kind::Module), &mut buf);

@@ -162,7 +162,7 @@ impl Pair {
         ];
         reads.extend(value_reads(&ty, &k));
         for (cmd, norm) in reads {
-            let want = self.redis.pipeline(&[cmd.clone()]).remove(0);
+            let want = self.redis.pipeline(std::slice::from_ref(&cmd)).remove(0);
             let got = self.redkit(&cmd);
             if !same(norm, &want, &got) {
                 panic!(
@@ -177,7 +177,7 @@ impl Pair {
         }
         // Absolute expiry: equal, or within a second when set from a relative TTL.
         let cmd = args![b"PEXPIRETIME", k];
-        let want = self.redis.pipeline(&[cmd.clone()]).remove(0);
+        let want = self.redis.pipeline(std::slice::from_ref(&cmd)).remove(0);
         let got = self.redkit(&cmd);
         let ok = match (&want, &got) {
             (Reply::Int(a), Reply::Int(b)) => a == b || (*a > 0 && *b > 0 && (a - b).abs() <= 1000),
