@@ -15,6 +15,7 @@
 use super::util::{eq_ic, parse_i64, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONGTYPE};
 use super::{flags::*, CommandSpec, Ctx, Reply};
 use crate::keyspace::hash::Hash;
+use crate::keyspace::string::LongDouble;
 use crate::keyspace::{Entry, Value};
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -253,10 +254,10 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Reply {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Reply {
-    let Some(incr) = ld::Ld::parse(args[3]) else {
+    let Some(incr) = LongDouble::parse(args[3]) else {
         return Reply::err(NOT_FLOAT);
     };
-    if incr.is_inf() {
+    if !incr.is_finite() {
         return Reply::err("ERR value is NaN or Infinity");
     }
     let cfg = ctx.config().clone();
@@ -265,16 +266,15 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     let old = match cur {
-        Some(v) => match ld::Ld::parse(&v) {
+        Some(v) => match LongDouble::parse(&v) {
             Some(x) => x,
             None => return Reply::err("ERR hash value is not a float"),
         },
-        None => ld::Ld::ZERO,
+        None => LongDouble::from_i64(0),
     };
-    let sum = old.plus(incr);
-    if sum.is_inf() {
+    let Some(sum) = old.checked_add(incr) else {
         return Reply::err("ERR increment would produce NaN or Infinity");
-    }
+    };
     let text = sum.to_human();
     if let Some(h) = stored_hash(ctx, args[1]) {
         h.set(args[2], &text, true, &cfg);
@@ -819,703 +819,99 @@ fn hpersist(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Reply {
     Reply::Array(out)
 }
 
-// ---------------------------------------------------------------------------------------------
-// x87 long double emulation
-// ---------------------------------------------------------------------------------------------
+/// HINCRBYFLOAT's arithmetic is the x87 long double of `keyspace::string`, shared with
+/// INCRBYFLOAT; these cases were checked against redis-server 7.0's HINCRBYFLOAT.
+#[cfg(test)]
+mod tests {
+    use crate::keyspace::string::LongDouble as Ld;
 
-/// The x87 80-bit extended format (`long double` on x86-64 Linux, where Redis is built): a
-/// 64-bit significand and exponents from -16382 to 16383, subnormals down to 2^-16445.
-/// Values are kept as `m * 2^e` and every operation is exact big-integer arithmetic followed by
-/// one rounding to nearest, ties to even, which is what the FPU and glibc do.
-pub mod ld {
-    use std::cmp::Ordering;
-
-    /// Exponent of the least significant bit of the smallest subnormal.
-    const MIN_LSB: i64 = -16445;
-    /// Largest exponent of a significand's top bit.
-    const MAX_TOP: i64 = 16383;
-    /// `MAX_LONG_DOUBLE_CHARS`: longer inputs are refused by Redis's `string2ld`.
-    const MAX_CHARS: usize = 5 * 1024;
-
-    /// Unsigned big integer, little-endian 32-bit limbs, no high zero limbs.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    struct Big(Vec<u32>);
-
-    impl Big {
-        fn from_u64(v: u64) -> Big {
-            let mut b = Big(vec![v as u32, (v >> 32) as u32]);
-            b.trim();
-            b
-        }
-
-        fn trim(&mut self) {
-            while self.0.last() == Some(&0) {
-                self.0.pop();
-            }
-        }
-
-        fn is_zero(&self) -> bool {
-            self.0.is_empty()
-        }
-
-        fn bits(&self) -> i64 {
-            match self.0.last() {
-                None => 0,
-                Some(&top) => (self.0.len() as i64 - 1) * 32 + (32 - top.leading_zeros() as i64),
-            }
-        }
-
-        fn bit(&self, i: i64) -> bool {
-            if i < 0 {
-                return false;
-            }
-            let (w, b) = ((i / 32) as usize, i % 32);
-            self.0.get(w).is_some_and(|x| (x >> b) & 1 == 1)
-        }
-
-        /// Is any bit below position `i` set?
-        fn any_below(&self, i: i64) -> bool {
-            if i <= 0 {
-                return false;
-            }
-            let (w, b) = ((i / 32) as usize, i % 32);
-            if self.0.iter().take(w).any(|&x| x != 0) {
-                return true;
-            }
-            b > 0 && self.0.get(w).is_some_and(|x| x & ((1u32 << b) - 1) != 0)
-        }
-
-        fn mul_small(&mut self, m: u32) {
-            let mut carry = 0u64;
-            for x in &mut self.0 {
-                let v = u64::from(*x) * u64::from(m) + carry;
-                *x = v as u32;
-                carry = v >> 32;
-            }
-            if carry > 0 {
-                self.0.push(carry as u32);
-            }
-        }
-
-        fn add_small(&mut self, a: u32) {
-            let mut carry = u64::from(a);
-            for x in &mut self.0 {
-                if carry == 0 {
-                    break;
-                }
-                let v = u64::from(*x) + carry;
-                *x = v as u32;
-                carry = v >> 32;
-            }
-            if carry > 0 {
-                self.0.push(carry as u32);
-            }
-        }
-
-        fn shl(&self, n: i64) -> Big {
-            if self.is_zero() || n <= 0 {
-                return self.clone();
-            }
-            let (w, b) = ((n / 32) as usize, n % 32);
-            let mut out = vec![0u32; w];
-            let mut carry = 0u32;
-            for &x in &self.0 {
-                if b == 0 {
-                    out.push(x);
-                } else {
-                    out.push((x << b) | carry);
-                    carry = x >> (32 - b);
-                }
-            }
-            if carry > 0 {
-                out.push(carry);
-            }
-            let mut r = Big(out);
-            r.trim();
-            r
-        }
-
-        fn shr(&self, n: i64) -> Big {
-            if n <= 0 {
-                return self.clone();
-            }
-            let (w, b) = ((n / 32) as usize, n % 32);
-            if w >= self.0.len() {
-                return Big(Vec::new());
-            }
-            let src = &self.0[w..];
-            let mut out = Vec::with_capacity(src.len());
-            for i in 0..src.len() {
-                let lo = src[i] >> b;
-                let hi = if b == 0 {
-                    0
-                } else {
-                    src.get(i + 1).map_or(0, |&x| x << (32 - b))
-                };
-                out.push(lo | hi);
-            }
-            let mut r = Big(out);
-            r.trim();
-            r
-        }
-
-        fn low_u64(&self) -> u64 {
-            let lo = u64::from(self.0.first().copied().unwrap_or(0));
-            let hi = u64::from(self.0.get(1).copied().unwrap_or(0));
-            lo | (hi << 32)
-        }
-
-        fn cmp_big(&self, o: &Big) -> Ordering {
-            self.0
-                .len()
-                .cmp(&o.0.len())
-                .then_with(|| self.0.iter().rev().cmp(o.0.iter().rev()))
-        }
-
-        fn add(&self, o: &Big) -> Big {
-            let n = self.0.len().max(o.0.len());
-            let mut out = Vec::with_capacity(n + 1);
-            let mut carry = 0u64;
-            for i in 0..n {
-                let v = u64::from(self.0.get(i).copied().unwrap_or(0))
-                    + u64::from(o.0.get(i).copied().unwrap_or(0))
-                    + carry;
-                out.push(v as u32);
-                carry = v >> 32;
-            }
-            if carry > 0 {
-                out.push(carry as u32);
-            }
-            let mut r = Big(out);
-            r.trim();
-            r
-        }
-
-        /// `self - o`, for `self >= o`.
-        fn sub(&self, o: &Big) -> Big {
-            let mut out = Vec::with_capacity(self.0.len());
-            let mut borrow = 0i64;
-            for i in 0..self.0.len() {
-                let mut v =
-                    i64::from(self.0[i]) - i64::from(o.0.get(i).copied().unwrap_or(0)) - borrow;
-                borrow = 0;
-                if v < 0 {
-                    v += 1 << 32;
-                    borrow = 1;
-                }
-                out.push(v as u32);
-            }
-            let mut r = Big(out);
-            r.trim();
-            r
-        }
-
-        /// Divide in place by `d`, returning the remainder.
-        fn divmod_small(&mut self, d: u32) -> u32 {
-            let mut rem = 0u64;
-            for x in self.0.iter_mut().rev() {
-                let cur = (rem << 32) | u64::from(*x);
-                *x = (cur / u64::from(d)) as u32;
-                rem = cur % u64::from(d);
-            }
-            self.trim();
-            rem as u32
-        }
-
-        fn pow10(n: u32) -> Big {
-            let mut b = Big::from_u64(1);
-            let mut left = n;
-            while left > 0 {
-                let k = left.min(9);
-                b.mul_small(10u32.pow(k));
-                left -= k;
-            }
-            b
-        }
-
-        fn to_decimal(&self) -> Vec<u8> {
-            if self.is_zero() {
-                return b"0".to_vec();
-            }
-            let mut x = self.clone();
-            let mut chunks = Vec::new();
-            while !x.is_zero() {
-                chunks.push(x.divmod_small(1_000_000_000));
-            }
-            let mut s = chunks.pop().unwrap_or(0).to_string().into_bytes();
-            for c in chunks.iter().rev() {
-                s.extend_from_slice(format!("{c:09}").as_bytes());
-            }
-            s
-        }
+    fn incr(a: &str, b: &str) -> String {
+        let x = Ld::parse(a.as_bytes()).unwrap();
+        let y = Ld::parse(b.as_bytes()).unwrap();
+        String::from_utf8(x.checked_add(y).unwrap().to_human()).unwrap()
     }
 
-    /// Quotient (at most 68 bits here) and "remainder not zero" of `n / d`.
-    fn div_big(n: &Big, d: &Big) -> (Big, bool) {
-        let mut r = n.clone();
-        let mut q = 0u128;
-        let top = (n.bits() - d.bits()).clamp(0, 120);
-        for i in (0..=top).rev() {
-            let ds = d.shl(i);
-            if r.cmp_big(&ds) != Ordering::Less {
-                r = r.sub(&ds);
-                q |= 1u128 << i;
-            }
-        }
-        let mut b = Big(vec![
-            q as u32,
-            (q >> 32) as u32,
-            (q >> 64) as u32,
-            (q >> 96) as u32,
-        ]);
-        b.trim();
-        (b, !r.is_zero())
+    #[test]
+    fn sums_print_like_redis() {
+        // Values checked against redis-server 7.0 HINCRBYFLOAT / INCRBYFLOAT.
+        assert_eq!(incr("0", "0.1"), "0.1");
+        assert_eq!(incr("0.1", "0.2"), "0.3");
+        assert_eq!(incr("10.5", "0.1"), "10.6");
+        assert_eq!(incr("5.0e3", "2.0e2"), "5200");
+        assert_eq!(incr("1", "-1"), "0");
+        assert_eq!(incr("-0.0", "0"), "0");
+        assert_eq!(incr("0", "1e-20"), "0");
+        assert_eq!(incr("0", "-1e-20"), "0");
+        assert_eq!(incr("0", "3.0e-5"), "0.00003");
+        assert_eq!(incr("0", "0x10"), "16");
+        assert_eq!(incr("1e30", "1"), "1000000000000000000024696061952");
+        // An exact tie at the 17th decimal rounds to even, like glibc.
+        assert_eq!(incr("0", "0.000003814697265625"), "0.00000381469726562");
+        assert_eq!(incr("0", "1.5e-17"), "0.00000000000000002");
+        assert_eq!(incr("0", "2.5e-17"), "0.00000000000000002");
+        assert!(incr("1.7976931348623157e308", "1e308").starts_with(
+            "27976931348623157000235224044135007878929992917961993400398769561769337091883"
+        ));
+        assert!(incr("0", "1e4000").starts_with(
+            "99999999999999999999654638730996237849324925835069576313015083330432619433063"
+        ));
+        assert_eq!(incr("0", "0x1p-16445"), "0");
+        assert_eq!(incr("0", "1e-4950"), "0");
     }
 
-    /// A finite x87 extended value `(-1)^neg * m * 2^e`, or an infinity.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct Ld {
-        neg: bool,
-        inf: bool,
-        m: u64,
-        e: i64,
+    #[test]
+    fn parse_matches_redis() {
+        // HINCRBYFLOAT on a missing field of redis-server 7.0 (None: not a valid float).
+        let cases: &[(&str, Option<&str>)] = &[
+            ("1e-4952", None),
+            ("1e-4951", None),
+            ("1e4933", None),
+            ("+1", Some("1")),
+            (".5", Some("0.5")),
+            ("5.", Some("5")),
+            ("0x.8", Some("0.5")),
+            ("0x1p", None),
+            ("0x1p-", None),
+            ("0x1.8p1", Some("3")),
+            ("1e+", None),
+            ("00012", Some("12")),
+            ("-0", Some("0")),
+            ("0X1P3", Some("8")),
+            ("3.6e-4951", Some("0")),
+            ("1.9e-4951", Some("0")),
+            ("1.8e-4951", None),
+            ("1.0e", None),
+            ("0x", None),
+            ("0x1p99999", None),
+        ];
+        for (input, want) in cases {
+            let got = Ld::parse(input.as_bytes()).map(|v| {
+                String::from_utf8(Ld::from_i64(0).checked_add(v).unwrap().to_human()).unwrap()
+            });
+            assert_eq!(got.as_deref(), *want, "{input}");
+        }
+        assert!(Ld::parse(b"1e4932").unwrap().to_human().starts_with(
+            b"10000000000000000000060189493879638913238377742545331147737850413525330194866087"
+        ));
     }
 
-    impl Ld {
-        pub const ZERO: Ld = Ld {
-            neg: false,
-            inf: false,
-            m: 0,
-            e: 0,
-        };
-
-        fn inf(neg: bool) -> Ld {
-            Ld {
-                neg,
-                inf: true,
-                m: 0,
-                e: 0,
-            }
+    #[test]
+    fn parse_rules() {
+        for bad in [
+            "", " 1", "1 ", "nan", "-nan", "abc", "1e", "1e+", ".", "-", "0x", "1e99999",
+            "1e-99999", "infinit", "--1",
+        ] {
+            assert!(Ld::parse(bad.as_bytes()).is_none(), "{bad:?}");
         }
-
-        pub fn is_inf(&self) -> bool {
-            self.inf
-        }
-
-        pub fn is_zero(&self) -> bool {
-            !self.inf && self.m == 0
-        }
-
-        /// Round `q * 2^e2` (plus a little more when `sticky`) to the format. Callers that
-        /// pass `sticky` give `q` at least two bits beyond the significand.
-        fn round(neg: bool, q: &Big, e2: i64, sticky: bool) -> Ld {
-            if q.is_zero() {
-                return Ld { neg, ..Ld::ZERO };
-            }
-            let l = q.bits();
-            let mut shift = l - 64;
-            if e2 + shift < MIN_LSB {
-                shift = MIN_LSB - e2;
-            }
-            let (m, e) = if shift <= 0 {
-                (q.low_u64() << (-shift), e2 + shift)
-            } else {
-                let mut m = q.shr(shift).low_u64();
-                let half = q.bit(shift - 1);
-                let rest = sticky || q.any_below(shift - 1);
-                let mut s = shift;
-                if half && (rest || m & 1 == 1) {
-                    match m.checked_add(1) {
-                        Some(x) => m = x,
-                        None => {
-                            m = 1 << 63;
-                            s += 1;
-                        }
-                    }
-                }
-                (m, e2 + s)
-            };
-            if m != 0 && (63 - i64::from(m.leading_zeros())) + e > MAX_TOP {
-                return Ld::inf(neg);
-            }
-            Ld {
-                neg,
-                inf: false,
-                m,
-                e,
-            }
-        }
-
-        pub fn from_i64(v: i64) -> Ld {
-            Ld::round(v < 0, &Big::from_u64(v.unsigned_abs()), 0, false)
-        }
-
-        /// `self + o`, rounded once.
-        pub fn plus(self, o: Ld) -> Ld {
-            if self.inf || o.inf {
-                // Only finite values reach here from the commands; keep it simple.
-                return if self.inf { self } else { o };
-            }
-            if o.m == 0 {
-                return if self.m == 0 {
-                    Ld {
-                        neg: self.neg && o.neg,
-                        ..Ld::ZERO
-                    }
-                } else {
-                    self
-                };
-            }
-            if self.m == 0 {
-                return o;
-            }
-            let emin = self.e.min(o.e);
-            let a = Big::from_u64(self.m).shl(self.e - emin);
-            let b = Big::from_u64(o.m).shl(o.e - emin);
-            if self.neg == o.neg {
-                return Ld::round(self.neg, &a.add(&b), emin, false);
-            }
-            match a.cmp_big(&b) {
-                Ordering::Equal => Ld::ZERO,
-                Ordering::Greater => Ld::round(self.neg, &a.sub(&b), emin, false),
-                Ordering::Less => Ld::round(o.neg, &b.sub(&a), emin, false),
-            }
-        }
-
-        /// Redis's `string2ld`: `strtold` over the whole argument (up to a NUL byte), refusing
-        /// leading spaces, NaN, overflow and underflow to zero, and inputs of 5 KiB or more.
-        pub fn parse(s: &[u8]) -> Option<Ld> {
-            if s.is_empty() || s.len() >= MAX_CHARS {
-                return None;
-            }
-            let s = match s.iter().position(|&c| c == 0) {
-                Some(p) => &s[..p],
-                None => s,
-            };
-            if matches!(s.first(), Some(b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')) {
-                return None;
-            }
-            let (neg, body) = match s.first() {
-                Some(b'-') => (true, &s[1..]),
-                Some(b'+') => (false, &s[1..]),
-                _ => (false, s),
-            };
-            if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
-                return Some(Ld::inf(neg));
-            }
-            let is_hex = body.len() > 2
-                && body[0] == b'0'
-                && (body[1] | 0x20) == b'x'
-                && (body[2].is_ascii_hexdigit()
-                    || (body[2] == b'.' && body.get(3).is_some_and(u8::is_ascii_hexdigit)));
-            let v = if is_hex {
-                parse_hex(neg, &body[2..])?
-            } else {
-                parse_dec(neg, body)?
-            };
-            (!v.inf).then_some(v)
-        }
-
-        /// Redis's `ld2string(.., LD_STR_HUMAN)`: `%.17Lf`, then trailing zeros (and a bare
-        /// point) removed; "-0" becomes "0".
-        pub fn to_human(&self) -> Vec<u8> {
-            if self.inf {
-                return if self.neg {
-                    b"-inf".to_vec()
-                } else {
-                    b"inf".to_vec()
-                };
-            }
-            let mut n = Big::from_u64(self.m);
-            for _ in 0..17 {
-                n.mul_small(10);
-            }
-            let q = if self.e >= 0 {
-                n.shl(self.e)
-            } else {
-                let k = -self.e;
-                let mut q = n.shr(k);
-                let half = n.bit(k - 1);
-                let rest = n.any_below(k - 1);
-                if half && (rest || q.bit(0)) {
-                    q.add_small(1);
-                }
-                q
-            };
-            let mut digits = q.to_decimal();
-            if digits.len() < 18 {
-                let mut padded = vec![b'0'; 18 - digits.len()];
-                padded.extend_from_slice(&digits);
-                digits = padded;
-            }
-            let point = digits.len() - 17;
-            let mut out = Vec::with_capacity(digits.len() + 2);
-            if self.neg {
-                out.push(b'-');
-            }
-            out.extend_from_slice(&digits[..point]);
-            out.push(b'.');
-            out.extend_from_slice(&digits[point..]);
-            while out.last() == Some(&b'0') {
-                out.pop();
-            }
-            if out.last() == Some(&b'.') {
-                out.pop();
-            }
-            if out == b"-0" {
-                out = b"0".to_vec();
-            }
-            out
-        }
-    }
-
-    /// Parse a run of digits with an optional exponent number; returns the value of the
-    /// exponent clamped far beyond any meaningful range.
-    fn parse_exp(s: &[u8]) -> Option<(i64, usize)> {
-        let (neg, mut i) = match s.first() {
-            Some(b'-') => (true, 1),
-            Some(b'+') => (false, 1),
-            _ => (false, 0),
-        };
-        let start = i;
-        let mut v: i64 = 0;
-        while let Some(&c) = s.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            v = (v * 10 + i64::from(c - b'0')).min(1_000_000_000);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        Some((if neg { -v } else { v }, i))
-    }
-
-    fn parse_dec(neg: bool, s: &[u8]) -> Option<Ld> {
-        let mut d = Big(Vec::new());
-        let mut i = 0;
-        let mut ndigits = 0usize;
-        let mut sig = 0i64; // significant digits in `d`
-        let mut frac = 0i64;
-        let mut seen_point = false;
-        while let Some(&c) = s.get(i) {
-            if c.is_ascii_digit() {
-                ndigits += 1;
-                if seen_point {
-                    frac += 1;
-                }
-                if !(d.is_zero() && c == b'0') {
-                    d.mul_small(10);
-                    d.add_small(u32::from(c - b'0'));
-                    sig += 1;
-                }
-            } else if c == b'.' && !seen_point {
-                seen_point = true;
-            } else {
-                break;
-            }
-            i += 1;
-        }
-        if ndigits == 0 {
-            return None;
-        }
-        let mut exp = 0i64;
-        if matches!(s.get(i), Some(b'e' | b'E')) {
-            if let Some((x, used)) = parse_exp(&s[i + 1..]) {
-                exp = x;
-                i += 1 + used;
-            }
-        }
-        if i != s.len() {
-            return None;
-        }
-        if d.is_zero() {
-            return Some(Ld { neg, ..Ld::ZERO });
-        }
-        let x = exp - frac;
-        // Decide overflow and underflow before building huge powers of ten.
-        if x + sig - 1 > 4933 {
-            return None;
-        }
-        if x + sig < -4952 {
-            return None;
-        }
-        let v = if x >= 0 {
-            let p = Big::pow10(x as u32);
-            let mut q = d.clone();
-            // d * 10^x by limbs of the power.
-            q = mul_big(&q, &p);
-            Ld::round(neg, &q, 0, false)
-        } else {
-            let den = Big::pow10((-x) as u32);
-            let s = (den.bits() - d.bits() + 67).max(0);
-            let (q, rem) = div_big(&d.shl(s), &den);
-            Ld::round(neg, &q, -s, rem)
-        };
-        if v.is_zero() {
-            return None; // underflow (ERANGE with a zero result)
-        }
-        Some(v)
-    }
-
-    fn parse_hex(neg: bool, s: &[u8]) -> Option<Ld> {
-        let mut h = Big(Vec::new());
-        let mut i = 0;
-        let mut frac = 0i64;
-        let mut seen_point = false;
-        while let Some(&c) = s.get(i) {
-            if let Some(d) = (c as char).to_digit(16) {
-                if seen_point {
-                    frac += 1;
-                }
-                if !(h.is_zero() && d == 0) {
-                    h.mul_small(16);
-                    h.add_small(d);
-                }
-            } else if c == b'.' && !seen_point {
-                seen_point = true;
-            } else {
-                break;
-            }
-            i += 1;
-        }
-        let mut exp = 0i64;
-        if matches!(s.get(i), Some(b'p' | b'P')) {
-            if let Some((x, used)) = parse_exp(&s[i + 1..]) {
-                exp = x;
-                i += 1 + used;
-            }
-        }
-        if i != s.len() {
-            return None;
-        }
-        if h.is_zero() {
-            return Some(Ld { neg, ..Ld::ZERO });
-        }
-        let e2 = exp - 4 * frac;
-        if h.bits() + e2 > MAX_TOP + 2 {
-            return None;
-        }
-        let v = Ld::round(neg, &h, e2, false);
-        if v.is_zero() {
-            return None;
-        }
-        Some(v)
-    }
-
-    fn mul_big(a: &Big, b: &Big) -> Big {
-        let mut out = vec![0u32; a.0.len() + b.0.len()];
-        for (i, &x) in a.0.iter().enumerate() {
-            let mut carry = 0u64;
-            for (j, &y) in b.0.iter().enumerate() {
-                let v = u64::from(out[i + j]) + u64::from(x) * u64::from(y) + carry;
-                out[i + j] = v as u32;
-                carry = v >> 32;
-            }
-            let mut k = i + b.0.len();
-            while carry > 0 && k < out.len() {
-                let v = u64::from(out[k]) + carry;
-                out[k] = v as u32;
-                carry = v >> 32;
-                k += 1;
-            }
-        }
-        let mut r = Big(out);
-        r.trim();
-        r
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        fn incr(a: &str, b: &str) -> String {
-            let x = Ld::parse(a.as_bytes()).unwrap();
-            let y = Ld::parse(b.as_bytes()).unwrap();
-            String::from_utf8(x.plus(y).to_human()).unwrap()
-        }
-
-        #[test]
-        fn sums_print_like_redis() {
-            // Values checked against redis-server 7.0 HINCRBYFLOAT / INCRBYFLOAT.
-            assert_eq!(incr("0", "0.1"), "0.1");
-            assert_eq!(incr("0.1", "0.2"), "0.3");
-            assert_eq!(incr("10.5", "0.1"), "10.6");
-            assert_eq!(incr("5.0e3", "2.0e2"), "5200");
-            assert_eq!(incr("1", "-1"), "0");
-            assert_eq!(incr("-0.0", "0"), "0");
-            assert_eq!(incr("0", "1e-20"), "0");
-            assert_eq!(incr("0", "-1e-20"), "0");
-            assert_eq!(incr("0", "3.0e-5"), "0.00003");
-            assert_eq!(incr("0", "0x10"), "16");
-            assert_eq!(incr("1e30", "1"), "1000000000000000000024696061952");
-            // An exact tie at the 17th decimal rounds to even, like glibc.
-            assert_eq!(incr("0", "0.000003814697265625"), "0.00000381469726562");
-            assert_eq!(incr("0", "1.5e-17"), "0.00000000000000002");
-            assert_eq!(incr("0", "2.5e-17"), "0.00000000000000002");
-            assert!(incr("1.7976931348623157e308", "1e308").starts_with(
-                "27976931348623157000235224044135007878929992917961993400398769561769337091883"
-            ));
-            assert!(incr("0", "1e4000").starts_with(
-                "99999999999999999999654638730996237849324925835069576313015083330432619433063"
-            ));
-            assert_eq!(incr("0", "0x1p-16445"), "0");
-            assert_eq!(incr("0", "1e-4950"), "0");
-        }
-
-        #[test]
-        fn parse_matches_redis() {
-            // HINCRBYFLOAT on a missing field of redis-server 7.0 (None: not a valid float).
-            let cases: &[(&str, Option<&str>)] = &[
-                ("1e-4952", None),
-                ("1e-4951", None),
-                ("1e4933", None),
-                ("+1", Some("1")),
-                (".5", Some("0.5")),
-                ("5.", Some("5")),
-                ("0x.8", Some("0.5")),
-                ("0x1p", None),
-                ("0x1p-", None),
-                ("0x1.8p1", Some("3")),
-                ("1e+", None),
-                ("00012", Some("12")),
-                ("-0", Some("0")),
-                ("0X1P3", Some("8")),
-                ("3.6e-4951", Some("0")),
-                ("1.9e-4951", Some("0")),
-                ("1.8e-4951", None),
-                ("1.0e", None),
-                ("0x", None),
-                ("0x1p99999", None),
-            ];
-            for (input, want) in cases {
-                let got = Ld::parse(input.as_bytes())
-                    .map(|v| String::from_utf8(Ld::ZERO.plus(v).to_human()).unwrap());
-                assert_eq!(got.as_deref(), *want, "{input}");
-            }
-            assert!(Ld::parse(b"1e4932").unwrap().to_human().starts_with(
-                b"10000000000000000000060189493879638913238377742545331147737850413525330194866087"
-            ));
-        }
-
-        #[test]
-        fn parse_rules() {
-            for bad in [
-                "", " 1", "1 ", "nan", "-nan", "abc", "1e", "1e+", ".", "-", "0x", "1e99999",
-                "1e-99999", "infinit", "--1",
-            ] {
-                assert!(Ld::parse(bad.as_bytes()).is_none(), "{bad:?}");
-            }
-            assert!(Ld::parse(b"inf").unwrap().is_inf());
-            assert!(Ld::parse(b"-Infinity").unwrap().is_inf());
-            assert!(Ld::parse(b"1e4933").is_none());
-            assert!(Ld::parse(b"1e4932").is_some());
-            assert!(Ld::parse(b"1e-4950").is_some());
-            assert!(Ld::parse(b"1e-4952").is_none());
-            assert_eq!(Ld::parse(b"1\0junk"), Ld::parse(b"1"));
-            assert_eq!(Ld::from_i64(-7).to_human(), b"-7");
-            assert_eq!(Ld::from_i64(i64::MAX).to_human(), b"9223372036854775807");
-        }
+        assert!(!Ld::parse(b"inf").unwrap().is_finite());
+        assert!(!Ld::parse(b"-Infinity").unwrap().is_finite());
+        assert!(Ld::parse(b"1e4933").is_none());
+        assert!(Ld::parse(b"1e4932").is_some());
+        assert!(Ld::parse(b"1e-4950").is_some());
+        assert!(Ld::parse(b"1e-4952").is_none());
+        // string2ld parses a NUL-terminated copy but then demands the whole length was read.
+        assert_eq!(Ld::parse(b"1\0junk"), None);
+        assert_eq!(Ld::from_i64(-7).to_human(), b"-7");
+        assert_eq!(Ld::from_i64(i64::MAX).to_human(), b"9223372036854775807");
     }
 }
