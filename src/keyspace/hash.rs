@@ -521,6 +521,14 @@ fn elem_len(e: Elem<'_>) -> usize {
 }
 
 impl Sink for Loader {
+    /// A hash record announces its field count first: above the listpack limit Redis builds
+    /// the hash table straight away, and so does this loader (no listpack to outgrow).
+    fn len_hint(&mut self, n: u64) {
+        if self.blob_type.is_none() && n > self.max_entries as u64 {
+            self.hash.convert_to_table();
+        }
+    }
+
     fn blob(&mut self, rdb_type: u8, _bytes: &[u8]) {
         self.blob_type = Some(rdb_type);
         if matches!(rdb_type, 23 | 25) {
@@ -541,8 +549,10 @@ impl Sink for Loader {
                 h.convert_to_table();
             }
         }
-        let is_table = matches!(h.repr, Repr::Table(_));
-        if !is_table {
+        // Only a TTL-ordered listpack can meet a field twice here (a repeated field moves to
+        // its TTL's place); a plain listpack is filled in file order without a lookup, which
+        // keeps loading linear.
+        if matches!(h.repr, Repr::LpEx(_)) {
             let fb = f.to_vec();
             if h.field_ttl(&fb).is_some() {
                 h.delete(&fb);

@@ -141,20 +141,68 @@ impl Lp {
         self.next(self.pos_of(index)?).map(|(e, _)| e)
     }
 
-    /// Position of the first entry equal to `b`, looking at every `stride`-th entry from
-    /// `start` (stride 2 finds hash fields / zset members among their values).
+    /// Position of the first entry equal to `b`, looking at every `stride`-th entry (stride 2
+    /// finds hash fields / zset members among their values).
+    ///
+    /// This is the hot loop of small hashes and sorted sets (every HSET/ZADD looks its member
+    /// up, as Redis's `lpFind` does), so it walks the raw bytes: an entry's size comes from its
+    /// first bytes, strings are compared only when the lengths match, and integers only when
+    /// `b` is itself a canonical integer (parsed once, not per entry).
     pub fn find(&self, b: &[u8], stride: usize) -> Option<usize> {
+        let needle_int = lpf::parse_canonical_i64(b);
+        let buf = &self.buf;
+        let end = buf.len().checked_sub(1)?;
+        let stride = stride.max(1);
         let mut pos = FIRST_ENTRY;
-        loop {
-            let (e, mut n) = self.next(pos)?;
-            if elem_eq(e, b) {
+        let mut k = 0usize;
+        while pos < end {
+            let b0 = buf[pos];
+            let at = |i: usize| buf.get(pos + i).copied();
+            // (size of the encoding part, string bytes or integer value)
+            let (enc, hit) = if b0 & 0x80 == 0 {
+                (1, needle_int == Some(i64::from(b0)))
+            } else if b0 & 0xC0 == 0x80 {
+                let n = usize::from(b0 & 0x3F);
+                (1 + n, n == b.len() && same(buf, pos + 1, b))
+            } else if b0 & 0xE0 == 0xC0 {
+                let raw = (i64::from(b0 & 0x1F) << 8) | i64::from(at(1)?);
+                (2, needle_int == Some((raw << 51) >> 51))
+            } else if b0 & 0xF0 == 0xE0 {
+                let n = (usize::from(b0 & 0x0F) << 8) | usize::from(at(1)?);
+                (2 + n, n == b.len() && same(buf, pos + 2, b))
+            } else {
+                match b0 {
+                    0xF0 => {
+                        let l = buf.get(pos + 1..pos + 5)?;
+                        let n = u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize;
+                        (5 + n, n == b.len() && same(buf, pos + 5, b))
+                    }
+                    0xF1..=0xF4 => {
+                        let w = [2usize, 3, 4, 8][usize::from(b0 - 0xF1)];
+                        let hit = match needle_int {
+                            Some(want) => {
+                                let raw = buf.get(pos + 1..pos + 1 + w)?;
+                                let mut v = 0i64;
+                                for (i, &x) in raw.iter().enumerate() {
+                                    v |= i64::from(x) << (8 * i);
+                                }
+                                let shift = 64 - 8 * w as u32;
+                                want == (v << shift) >> shift
+                            }
+                            None => false,
+                        };
+                        (1 + w, hit)
+                    }
+                    _ => return None,
+                }
+            };
+            if hit && k % stride == 0 {
                 return Some(pos);
             }
-            for _ in 1..stride {
-                n = self.next(n)?.1;
-            }
-            pos = n;
+            pos += enc + backlen_size(enc);
+            k += 1;
         }
+        None
     }
 
     fn set_count(&mut self, delta: isize) {
@@ -232,6 +280,28 @@ impl Lp {
         self.buf.splice(pos..end, enc);
         self.set_total();
         after
+    }
+}
+
+/// Does `buf` hold `b` at `at`? The first byte is compared inline: most candidates of the same
+/// length differ there, and a `memcmp` call costs more than the comparison.
+#[inline]
+fn same(buf: &[u8], at: usize, b: &[u8]) -> bool {
+    match (buf.get(at), b.first()) {
+        (Some(x), Some(y)) if x != y => false,
+        _ => buf.get(at..at + b.len()) == Some(b),
+    }
+}
+
+/// Bytes of the back-length after an encoding part of `enc` bytes (the listpack rule).
+#[inline]
+fn backlen_size(enc: usize) -> usize {
+    match enc {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
     }
 }
 
@@ -325,6 +395,34 @@ mod tests {
         assert_eq!(lp.find(b"f2", 2), lp.pos_of(4));
         assert_eq!(lp.find(b"7", 2), lp.pos_of(2));
         assert_eq!(lp.find(b"v1", 2), None);
+        // Every integer width and string length class, found by value.
+        let vals: Vec<Vec<u8>> = [
+            "5",
+            "-100",
+            "4000",
+            "-30000",
+            "8000000",
+            "-2000000000",
+            "9000000000000000000",
+            "x",
+            "",
+            "0012",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .chain([vec![b'a'; 100], vec![b'b'; 5000]])
+        .collect();
+        let all = Lp::from_elems(vals.iter().map(|v| Elem::Bytes(v)));
+        for (i, v) in vals.iter().enumerate() {
+            assert_eq!(
+                all.find(v, 1),
+                all.pos_of(i),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
+        }
+        assert_eq!(all.find(b"6", 1), None);
+        assert_eq!(all.find(&[b'a'; 99], 1), None);
         assert!(elem_eq(lp.get(2).unwrap(), b"7"));
     }
 }
