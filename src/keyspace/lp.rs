@@ -196,7 +196,7 @@ impl Lp {
                     _ => return None,
                 }
             };
-            if hit && k % stride == 0 {
+            if hit && k.is_multiple_of(stride) {
                 return Some(pos);
             }
             pos += enc + backlen_size(enc);
