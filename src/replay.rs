@@ -169,17 +169,8 @@ pub fn replay_bytes(
                 "{} cannot be replayed: redkit does not run Lua scripts (an AOF written by Redis 4.0 or older, or with script effects replication off, holds whole scripts)",
                 String::from_utf8_lossy(name).to_ascii_uppercase()
             );
-            if opts.skip_errors {
-                report.skipped_errors += 1;
-                report.warnings.push(format!(
-                    "{}: [offset {}] (line {}) {msg}: skipped",
-                    path.display(),
-                    cmd.offset,
-                    cmd.line
-                ));
-                continue;
-            }
-            return Err(fail(path, cmd.offset, cmd.line, msg));
+            skip_or_fail(opts, report, path, &cmd, msg)?;
+            continue;
         }
         if name.eq_ignore_ascii_case(b"multi") {
             multi_at = Some(cmd.offset);
@@ -193,17 +184,7 @@ pub fn replay_bytes(
                 "{} failed: {err}",
                 String::from_utf8_lossy(name).to_ascii_uppercase()
             );
-            if opts.skip_errors {
-                report.skipped_errors += 1;
-                report.warnings.push(format!(
-                    "{}: [offset {}] (line {}) {msg}: skipped",
-                    path.display(),
-                    cmd.offset,
-                    cmd.line
-                ));
-                continue;
-            }
-            return Err(fail(path, cmd.offset, cmd.line, msg));
+            skip_or_fail(opts, report, path, &cmd, msg)?;
         }
     }
     if sess.multi.is_some() {
@@ -223,6 +204,27 @@ pub fn replay_bytes(
     }
     report.commands += file.commands;
     report.files.push(file);
+    Ok(())
+}
+
+/// A command that cannot be applied: counted and reported with `skip_errors`, else the error.
+fn skip_or_fail(
+    opts: &ReplayOptions,
+    report: &mut ReplayReport,
+    path: &Path,
+    cmd: &resp::Command<'_>,
+    msg: String,
+) -> Result<()> {
+    if !opts.skip_errors {
+        return Err(fail(path, cmd.offset, cmd.line, msg));
+    }
+    report.skipped_errors += 1;
+    report.warnings.push(format!(
+        "{}: [offset {}] (line {}) {msg}: skipped",
+        path.display(),
+        cmd.offset,
+        cmd.line
+    ));
     Ok(())
 }
 
