@@ -213,6 +213,42 @@ pub fn new_hll() -> Vec<u8> {
     v
 }
 
+/// One opcode of a sparse representation: a run of zero registers (ZERO, or XZERO when
+/// `two_bytes`) or a run of registers holding one value (VAL).
+enum Run {
+    Zero { len: usize, two_bytes: bool },
+    Val { len: usize, val: u8 },
+}
+
+/// The opcodes of the sparse string `s`, in order. Every reader of the sparse form walks them
+/// the same way; what a run past the 16384th register means is up to the reader.
+fn sparse_runs(s: &[u8]) -> impl Iterator<Item = Run> + '_ {
+    let mut p = HDR;
+    std::iter::from_fn(move || {
+        let op = *s.get(p)?;
+        Some(if is_zero(op) {
+            p += 1;
+            Run::Zero {
+                len: zero_len(op),
+                two_bytes: false,
+            }
+        } else if is_xzero(op) {
+            let len = xzero_len(s, p);
+            p += 2;
+            Run::Zero {
+                len,
+                two_bytes: true,
+            }
+        } else {
+            p += 1;
+            Run::Val {
+                len: val_len(op),
+                val: val_value(op),
+            }
+        })
+    })
+}
+
 /// The dense form of a sparse HyperLogLog, header (cached cardinality included) kept; `None`
 /// if the opcodes do not cover exactly 16384 registers.
 fn sparse_to_dense(s: &[u8]) -> Option<Vec<u8>> {
@@ -220,25 +256,19 @@ fn sparse_to_dense(s: &[u8]) -> Option<Vec<u8>> {
     d[..HDR].copy_from_slice(&s[..HDR]);
     d[4] = DENSE;
     let regs = &mut d[HDR..];
-    let (mut idx, mut p) = (0usize, HDR);
-    while p < s.len() {
-        let op = s[p];
-        if is_zero(op) {
-            idx += zero_len(op);
-            p += 1;
-        } else if is_xzero(op) {
-            idx += xzero_len(s, p);
-            p += 2;
-        } else {
-            let (run, val) = (val_len(op), val_value(op));
-            if run + idx > REGISTERS {
-                break;
+    let mut idx = 0usize;
+    for run in sparse_runs(s) {
+        match run {
+            Run::Zero { len, .. } => idx += len,
+            Run::Val { len, val } => {
+                if len + idx > REGISTERS {
+                    break;
+                }
+                for r in idx..idx + len {
+                    dense_set(regs, r, val);
+                }
+                idx += len;
             }
-            for r in idx..idx + run {
-                dense_set(regs, r, val);
-            }
-            idx += run;
-            p += 1;
         }
     }
     (idx == REGISTERS).then_some(d)
@@ -412,27 +442,21 @@ fn merge_into(max: &mut [u8], s: &[u8]) -> bool {
         }
         return true;
     }
-    let (mut i, mut p) = (0usize, HDR);
-    while p < s.len() {
-        let op = s[p];
-        if is_zero(op) {
-            i += zero_len(op);
-            p += 1;
-        } else if is_xzero(op) {
-            i += xzero_len(s, p);
-            p += 2;
-        } else {
-            let (run, val) = (val_len(op), val_value(op));
-            if run + i > REGISTERS {
-                break;
-            }
-            for m in &mut max[i..i + run] {
-                if val > *m {
-                    *m = val;
+    let mut i = 0usize;
+    for run in sparse_runs(s) {
+        match run {
+            Run::Zero { len, .. } => i += len,
+            Run::Val { len, val } => {
+                if len + i > REGISTERS {
+                    break;
                 }
+                for m in &mut max[i..i + len] {
+                    if val > *m {
+                        *m = val;
+                    }
+                }
+                i += len;
             }
-            i += run;
-            p += 1;
         }
     }
     i == REGISTERS
@@ -498,25 +522,14 @@ fn count(s: &[u8]) -> Option<u64> {
             hist[usize::from(dense_get(regs, i))] += 1;
         }
     } else {
-        let (mut idx, mut p) = (0usize, HDR);
-        while p < s.len() {
-            let op = s[p];
-            if is_zero(op) {
-                let r = zero_len(op);
-                idx += r;
-                hist[0] += r as i64;
-                p += 1;
-            } else if is_xzero(op) {
-                let r = xzero_len(s, p);
-                idx += r;
-                hist[0] += r as i64;
-                p += 2;
-            } else {
-                let r = val_len(op);
-                idx += r;
-                hist[usize::from(val_value(op))] += r as i64;
-                p += 1;
-            }
+        let mut idx = 0usize;
+        for run in sparse_runs(s) {
+            let (len, val) = match run {
+                Run::Zero { len, .. } => (len, 0),
+                Run::Val { len, val } => (len, val),
+            };
+            idx += len;
+            hist[usize::from(val)] += len as i64;
         }
         if idx != REGISTERS {
             return None;
@@ -756,21 +769,16 @@ fn pfdebug(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Reply {
             if s[4] != SPARSE {
                 return (Reply::err("ERR HLL encoding is not sparse"), false);
             }
-            let mut out: Vec<String> = Vec::new();
-            let mut p = HDR;
-            while p < s.len() {
-                let op = s[p];
-                if is_zero(op) {
-                    out.push(format!("z:{}", zero_len(op)));
-                    p += 1;
-                } else if is_xzero(op) {
-                    out.push(format!("Z:{}", xzero_len(s, p)));
-                    p += 2;
-                } else {
-                    out.push(format!("v:{},{}", val_value(op), val_len(op)));
-                    p += 1;
-                }
-            }
+            let out: Vec<String> = sparse_runs(s)
+                .map(|run| match run {
+                    Run::Zero {
+                        len,
+                        two_bytes: false,
+                    } => format!("z:{len}"),
+                    Run::Zero { len, .. } => format!("Z:{len}"),
+                    Run::Val { len, val } => format!("v:{val},{len}"),
+                })
+                .collect();
             (Reply::Bulk(out.join(" ").into_bytes()), false)
         }
         "encoding" => (
