@@ -58,7 +58,18 @@ const BATCH_KEYS: usize = 2048;
 /// Value bytes per batch (big values make smaller batches).
 const BATCH_BYTES: usize = 8 << 20;
 
+/// Decoded keys ready for insertion: (db, key, entry, offset of the record).
 type Decoded = Vec<(usize, SStr, Entry, u64)>;
+
+/// What one worker made of a run of records.
+#[derive(Default)]
+struct Part {
+    keys: Decoded,
+    /// Keys skipped because they had expired (`skip_expired_before`).
+    expired: u64,
+    /// Empty aggregates, which Redis drops on load.
+    empty: u64,
+}
 
 /// Load the RDB data at the start of `data` into `ks`.
 pub fn load_rdb(data: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<LoadReport> {
@@ -88,19 +99,20 @@ pub fn load_rdb(data: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Lo
                     let Some(d) = dbs.get_mut(db) else {
                         continue;
                     };
-                    if d.insert_owned(key.clone(), entry).is_some() {
-                        if !allow_dups {
-                            return Err(FmtError::new(
-                                ErrorKind::Corrupt(format!(
-                                    "duplicate key '{}' in db {db}",
-                                    redkit_formats::escape_key(&key)
-                                )),
-                                offset,
-                                "key",
-                            )
-                            .into());
+                    if allow_dups {
+                        if d.insert_owned(key, entry).is_some() {
+                            dups += 1;
                         }
-                        dups += 1;
+                    } else if let Err(dup) = d.insert_new(key, entry) {
+                        return Err(FmtError::new(
+                            ErrorKind::Corrupt(format!(
+                                "duplicate key '{}' in db {db}",
+                                redkit_formats::escape_key(&dup)
+                            )),
+                            offset,
+                            "key",
+                        )
+                        .into());
                     }
                     keys += 1;
                 }
@@ -149,56 +161,44 @@ pub fn load_rdb(data: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Lo
             if first_err.is_some() {
                 continue;
             }
-            let results: Vec<std::result::Result<Decoded, FmtError>> = recs
+            let results: Vec<std::result::Result<Part, FmtError>> = recs
                 .par_chunks(64)
                 .map_init(Walker::default, |w, chunk| {
-                    let mut out = Vec::with_capacity(chunk.len());
+                    let mut part = Part {
+                        keys: Vec::with_capacity(chunk.len()),
+                        ..Part::default()
+                    };
                     for (rec, start) in chunk {
                         if let (Some(t), Some(exp)) = (opts.skip_expired_before, rec.expire_ms) {
                             if exp < t {
-                                out.push((usize::MAX, SStr::empty(), Entry::new(Value::Int(0)), 1));
+                                part.expired += 1;
                                 continue;
                             }
                         }
-                        let value = decode_record(&rdb_ctx, w, rec, &cfg)?;
+                        let Some(value) = decode_record(&rdb_ctx, w, rec, &cfg)? else {
+                            part.empty += 1;
+                            continue;
+                        };
                         let key = match &rec.key {
                             Str::Raw(b) => SStr::new(b),
                             other => SStr::from(other.to_vec(rec.key_offset)?),
                         };
-                        match value {
-                            Some(v) => out.push((
-                                rec.db as usize,
-                                key,
-                                Entry {
-                                    value: v,
-                                    expire_ms: rec.expire_ms.unwrap_or(super::NO_EXPIRE),
-                                },
-                                *start,
-                            )),
-                            None => {
-                                out.push((usize::MAX, SStr::empty(), Entry::new(Value::Int(0)), 0))
-                            }
-                        }
+                        let entry = Entry {
+                            value,
+                            expire_ms: rec.expire_ms.unwrap_or(super::NO_EXPIRE),
+                        };
+                        part.keys.push((rec.db as usize, key, entry, *start));
                     }
-                    Ok(out)
+                    Ok(part)
                 })
                 .collect();
             let mut merged: Decoded = Vec::with_capacity(recs.len());
             for r in results {
                 match r {
                     Ok(part) => {
-                        for item in part {
-                            if item.0 == usize::MAX {
-                                // Skipped: the last field says why.
-                                if item.3 == 1 {
-                                    report.expired_skipped += 1;
-                                } else {
-                                    report.empty_skipped += 1;
-                                }
-                            } else {
-                                merged.push(item);
-                            }
-                        }
+                        report.expired_skipped += part.expired;
+                        report.empty_skipped += part.empty;
+                        merged.extend(part.keys);
                     }
                     Err(e) => {
                         first_err = Some(e.into());

@@ -360,6 +360,21 @@ impl Db {
         old
     }
 
+    /// Insert a key that must not exist yet (loading an RDB file). When it does, nothing
+    /// changes and the existing key is handed back (for the error message).
+    pub fn insert_new(&mut self, key: SStr, entry: Entry) -> Result<(), SStr> {
+        match self.map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => Err(o.key().clone()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                if entry.expire_ms != NO_EXPIRE {
+                    self.expires += 1;
+                }
+                v.insert(entry);
+                Ok(())
+            }
+        }
+    }
+
     /// Replace the value of an existing key keeping its expiry, or insert it without one.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         match self.map.get_mut(key) {
