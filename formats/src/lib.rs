@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod rdb;
 pub mod resp;
 pub mod string;
+pub mod value;
 pub mod ziplist;
 pub mod zipmap;
 

@@ -1,0 +1,306 @@
+//! One key's value, decoded and held in memory: what the writers (RDB and AOF) re-encode.
+//!
+//! A [`ValueBuf`] is filled through the reader's [`Sink`] interface, so the same writer code works
+//! on a value streamed out of an RDB file (`decode_value` into the buffer) and on a value of the
+//! in-memory keyspace (fed element by element). It is reused from key to key (`start` clears it
+//! and keeps the allocations), so converting a file holds at most one value at a time.
+//!
+//! Layout: every element (list element, set or zset member, hash field and hash value, stream
+//! field and stream value) is a [`Slot`]: an integer kept as an integer (encodings store small
+//! numbers in binary, and re-encoding them needs no parsing) or a span of one shared byte arena.
+//! Scores, field expiries and stream entry headers live in parallel vectors.
+
+use crate::rdb::consts::Kind;
+use crate::rdb::read::{Group, Sink, StreamId, StreamMeta};
+use crate::Elem;
+
+/// One stored element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Int(i64),
+    Bytes { start: usize, len: usize },
+}
+
+/// A stream entry: its id and where its field/value slots start (`2 * pairs` slots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef {
+    pub id: StreamId,
+    pub first: usize,
+    pub pairs: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValueBuf {
+    kind: Kind,
+    arena: Vec<u8>,
+    slots: Vec<Slot>,
+    scores: Vec<f64>,
+    /// One per hash field, only filled once some field has an expiry (then for all fields).
+    field_ttls: Vec<Option<i64>>,
+    fields: usize,
+    entries: Vec<EntryRef>,
+    meta: Option<StreamMeta>,
+    groups: Vec<Group>,
+    module_id: u64,
+    /// Longest byte element seen (integers count as their decimal length), for encoding choices.
+    max_len: usize,
+}
+
+impl Default for ValueBuf {
+    fn default() -> Self {
+        ValueBuf::new(Kind::String)
+    }
+}
+
+fn dec_len(i: i64) -> usize {
+    let mut n = if i < 0 { 2 } else { 1 };
+    let mut v = i.unsigned_abs();
+    while v >= 10 {
+        v /= 10;
+        n += 1;
+    }
+    n
+}
+
+impl ValueBuf {
+    pub fn new(kind: Kind) -> Self {
+        ValueBuf {
+            kind,
+            arena: Vec::new(),
+            slots: Vec::new(),
+            scores: Vec::new(),
+            field_ttls: Vec::new(),
+            fields: 0,
+            entries: Vec::new(),
+            meta: None,
+            groups: Vec::new(),
+            module_id: 0,
+            max_len: 0,
+        }
+    }
+
+    /// Clear the buffer for a new value of type `kind`, keeping the allocations.
+    pub fn start(&mut self, kind: Kind) {
+        self.kind = kind;
+        self.arena.clear();
+        self.slots.clear();
+        self.scores.clear();
+        self.field_ttls.clear();
+        self.fields = 0;
+        self.entries.clear();
+        self.meta = None;
+        self.groups.clear();
+        self.module_id = 0;
+        self.max_len = 0;
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn push(&mut self, e: Elem<'_>) {
+        match e {
+            Elem::Int(i) => {
+                self.max_len = self.max_len.max(dec_len(i));
+                self.slots.push(Slot::Int(i));
+            }
+            Elem::Bytes(b) => {
+                self.max_len = self.max_len.max(b.len());
+                let start = self.arena.len();
+                self.arena.extend_from_slice(b);
+                self.slots.push(Slot::Bytes {
+                    start,
+                    len: b.len(),
+                });
+            }
+        }
+    }
+
+    /// The element stored in `s`.
+    #[inline]
+    pub fn elem(&self, s: Slot) -> Elem<'_> {
+        match s {
+            Slot::Int(i) => Elem::Int(i),
+            Slot::Bytes { start, len } => Elem::Bytes(&self.arena[start..start + len]),
+        }
+    }
+
+    /// Number of logical elements: list elements, set/zset members, hash fields, stream
+    /// entries (live ones); 1 for a string or module value.
+    pub fn len(&self) -> usize {
+        match self.kind {
+            Kind::String | Kind::Module => 1,
+            Kind::List | Kind::Set | Kind::Zset => self.slots.len(),
+            Kind::Hash => self.fields,
+            Kind::Stream => self.entries.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Longest element in bytes (decimal length for integers).
+    pub fn max_elem_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// A string value's bytes (a module value's serialized bytes).
+    pub fn string(&self) -> &[u8] {
+        &self.arena
+    }
+
+    /// List elements or set members, in order.
+    pub fn elems(&self) -> impl ExactSizeIterator<Item = Elem<'_>> + '_ {
+        self.slots.iter().map(|s| self.elem(*s))
+    }
+
+    /// Sorted-set members with their scores, in the order they were fed.
+    pub fn zset(&self) -> impl ExactSizeIterator<Item = (Elem<'_>, f64)> + '_ {
+        self.slots
+            .iter()
+            .zip(self.scores.iter())
+            .map(|(s, sc)| (self.elem(*s), *sc))
+    }
+
+    /// Hash fields: field, value, the field's absolute expiry in unix ms if it has one.
+    pub fn hash(&self) -> impl ExactSizeIterator<Item = (Elem<'_>, Elem<'_>, Option<i64>)> + '_ {
+        (0..self.fields).map(move |i| {
+            (
+                self.elem(self.slots[2 * i]),
+                self.elem(self.slots[2 * i + 1]),
+                self.field_ttls.get(i).copied().flatten(),
+            )
+        })
+    }
+
+    /// Does some hash field carry an expiry?
+    pub fn has_field_ttls(&self) -> bool {
+        !self.field_ttls.is_empty()
+    }
+
+    /// Stream entries (live ones), in id order as fed.
+    pub fn entries(&self) -> &[EntryRef] {
+        &self.entries
+    }
+
+    /// The field/value pairs of entry `e`.
+    pub fn entry_fields(
+        &self,
+        e: &EntryRef,
+    ) -> impl ExactSizeIterator<Item = (Elem<'_>, Elem<'_>)> + '_ {
+        let first = e.first;
+        (0..e.pairs).map(move |i| {
+            (
+                self.elem(self.slots[first + 2 * i]),
+                self.elem(self.slots[first + 2 * i + 1]),
+            )
+        })
+    }
+
+    pub fn stream_meta(&self) -> Option<&StreamMeta> {
+        self.meta.as_ref()
+    }
+
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// A module value: its 64-bit type id and serialized bytes.
+    pub fn module(&self) -> (u64, &[u8]) {
+        (self.module_id, &self.arena)
+    }
+}
+
+impl Sink for ValueBuf {
+    fn string(&mut self, v: &[u8]) {
+        self.arena.clear();
+        self.arena.extend_from_slice(v);
+        self.max_len = v.len();
+    }
+    fn list_elem(&mut self, e: Elem<'_>) {
+        self.push(e);
+    }
+    fn set_member(&mut self, e: Elem<'_>) {
+        self.push(e);
+    }
+    fn zset_member(&mut self, m: Elem<'_>, score: f64) {
+        self.push(m);
+        self.scores.push(score);
+    }
+    fn hash_field(&mut self, f: Elem<'_>, v: Elem<'_>, expire_ms: Option<i64>) {
+        self.push(f);
+        self.push(v);
+        if expire_ms.is_some() && self.field_ttls.is_empty() {
+            self.field_ttls.resize(self.fields, None);
+        }
+        if !self.field_ttls.is_empty() {
+            self.field_ttls.push(expire_ms);
+        }
+        self.fields += 1;
+    }
+    fn stream_entry(&mut self, id: StreamId, fields: &[(Elem<'_>, Elem<'_>)]) {
+        let first = self.slots.len();
+        for (f, v) in fields {
+            self.push(*f);
+            self.push(*v);
+        }
+        self.entries.push(EntryRef {
+            id,
+            first,
+            pairs: fields.len(),
+        });
+    }
+    fn stream_meta(&mut self, m: &StreamMeta) {
+        self.meta = Some(m.clone());
+    }
+    fn stream_group(&mut self, g: &Group) {
+        self.groups.push(g.clone());
+    }
+    fn module(&mut self, module_id: u64, raw: &[u8]) {
+        self.module_id = module_id;
+        self.arena.clear();
+        self.arena.extend_from_slice(raw);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_each_kind_and_reuses() {
+        let mut v = ValueBuf::new(Kind::Hash);
+        v.hash_field(Elem::Bytes(b"a"), Elem::Int(1), None);
+        v.hash_field(Elem::Bytes(b"bb"), Elem::Bytes(b"x"), Some(5));
+        v.hash_field(Elem::Int(-10), Elem::Bytes(b""), None);
+        let h: Vec<_> = v.hash().collect();
+        assert_eq!(
+            h,
+            vec![
+                (Elem::Bytes(b"a"), Elem::Int(1), None),
+                (Elem::Bytes(b"bb"), Elem::Bytes(b"x"), Some(5)),
+                (Elem::Int(-10), Elem::Bytes(b""), None),
+            ]
+        );
+        assert_eq!(v.len(), 3);
+        assert!(v.has_field_ttls());
+        assert_eq!(v.max_elem_len(), 3);
+
+        v.start(Kind::Stream);
+        assert!(v.is_empty());
+        let id = StreamId { ms: 1, seq: 2 };
+        v.stream_entry(id, &[(Elem::Bytes(b"f"), Elem::Int(7))]);
+        let e = v.entries()[0];
+        assert_eq!(e.id, id);
+        assert_eq!(
+            v.entry_fields(&e).collect::<Vec<_>>(),
+            vec![(Elem::Bytes(b"f"), Elem::Int(7))]
+        );
+
+        v.start(Kind::Zset);
+        v.zset_member(Elem::Bytes(b"m"), 1.5);
+        assert_eq!(v.zset().collect::<Vec<_>>(), vec![(Elem::Bytes(b"m"), 1.5)]);
+        assert!(!v.has_field_ttls());
+    }
+}
