@@ -165,12 +165,7 @@ fn hset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Reply {
         Err(e) => return e,
     };
     h.try_conversion(&args[2..], &cfg);
-    let mut created = 0;
-    for pair in args[2..].chunks_exact(2) {
-        if !h.set(pair[0], pair[1], false, &cfg) {
-            created += 1;
-        }
-    }
+    let created = h.set_many(&args[2..], &cfg) as i64;
     ctx.dirty(((args.len() - 2) / 2) as u64);
     if is_hset {
         Reply::Int(created)

@@ -369,7 +369,17 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], incr_cmd: bool) -> Reply {
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut score = 0.0;
     let mut nan = false;
-    for (j, &s) in scores.iter().enumerate() {
+    if !f.incr {
+        // Many members at once: one pass over a listpack instead of one per member.
+        let items: Vec<(&[u8], f64)> = scores
+            .iter()
+            .enumerate()
+            .map(|(j, &s)| (args[idx + 1 + 2 * j], s))
+            .collect();
+        let (a, u, p) = z.add_many(&items, f, &cfg);
+        (added, updated, processed) = (a, u, p);
+    }
+    for (j, &s) in scores.iter().enumerate().filter(|_| f.incr) {
         let (out, new) = z.add(args[idx + 1 + 2 * j], s, f, &cfg);
         match out {
             AddOutcome::Nan => {

@@ -12,7 +12,9 @@
 //! Field expiries exist so Redis 7.4 files (RDB types 22-25, HPEXPIREAT in AOFs) load and
 //! round-trip; expired fields are hidden or deleted by the commands (`crate::cmd::t_hash`).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use super::FastMap;
 
 use redkit_formats::rdb::read::Sink;
 use redkit_formats::Elem;
@@ -42,9 +44,9 @@ enum Repr {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Table {
-    map: HashMap<SStr, SStr>,
+    map: FastMap<SStr, SStr>,
     /// Field expiries in absolute ms; empty (no allocation) while no field has one.
-    ttl: HashMap<SStr, i64>,
+    ttl: FastMap<SStr, i64>,
 }
 
 impl Default for Hash {
@@ -175,8 +177,8 @@ impl Hash {
             return;
         }
         let mut t = Table {
-            map: HashMap::with_capacity(self.len()),
-            ttl: HashMap::new(),
+            map: FastMap::with_capacity_and_hasher(self.len(), Default::default()),
+            ttl: FastMap::default(),
         };
         for (f, v, ttl) in self.iter() {
             let f = SStr::from(f.to_vec());
@@ -263,6 +265,93 @@ impl Hash {
             self.convert_to_table();
         }
         updated
+    }
+
+    /// HSET of several pairs (`pairs` is flat: field, value, ...): the result of [`Hash::set`]
+    /// on each pair in order, but a listpack is indexed once and rebuilt once instead of being
+    /// searched for every field (an HSET of hundreds of fields was quadratic). Untouched entries
+    /// are copied as they are, so the blob is byte-for-byte what the one-by-one edits make.
+    /// Returns how many fields were created.
+    pub fn set_many(&mut self, pairs: &[&[u8]], cfg: &Config) -> usize {
+        let batch = matches!(self.repr, Repr::Lp(_))
+            && pairs.len() >= 4
+            && pairs.iter().all(|a| a.len() <= cfg.hash_max_listpack_value);
+        if !batch {
+            let mut created = 0;
+            for pr in pairs.chunks_exact(2) {
+                if !self.set(pr[0], pr[1], false, cfg) {
+                    created += 1;
+                }
+            }
+            return created;
+        }
+        let Repr::Lp(lp) = &self.repr else {
+            return 0;
+        };
+        // An entry is either a byte range of the old blob or a new argument.
+        #[derive(Clone, Copy)]
+        enum Src<'a> {
+            Old(usize, usize),
+            New(&'a [u8]),
+        }
+        let mut items: Vec<(Src<'_>, Src<'_>)> = Vec::with_capacity(lp.len() / 2 + pairs.len() / 2);
+        let mut index: FastMap<Cow<'_, [u8]>, usize> =
+            FastMap::with_capacity_and_hasher(items.capacity(), Default::default());
+        let mut pos = lp.first();
+        while let Some((f, p2)) = lp.next(pos) {
+            let Some((_, p3)) = lp.next(p2) else { break };
+            let key = match f {
+                Elem::Bytes(b) => Cow::Borrowed(b),
+                Elem::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+            };
+            // The first of duplicate fields is the one lookups find.
+            index.entry(key).or_insert(items.len());
+            items.push((Src::Old(pos, p2), Src::Old(p2, p3)));
+            pos = p3;
+        }
+        let mut created = 0;
+        for pr in pairs.chunks_exact(2) {
+            match index.get(pr[0]) {
+                Some(&i) => items[i].1 = Src::New(pr[1]),
+                None => {
+                    index.insert(Cow::Borrowed(pr[0]), items.len());
+                    items.push((Src::New(pr[0]), Src::New(pr[1])));
+                    created += 1;
+                }
+            }
+        }
+        let bytes = |s: Src<'_>| -> Vec<u8> {
+            match s {
+                Src::Old(a, _) => lp.next(a).map(|(e, _)| e.to_vec()).unwrap_or_default(),
+                Src::New(b) => b.to_vec(),
+            }
+        };
+        // HSET only grows a hash: past the limit at any point means a table at the end.
+        let repr = if items.len() > cfg.hash_max_listpack_entries {
+            let mut map = FastMap::with_capacity_and_hasher(items.len(), Default::default());
+            for &(f, v) in &items {
+                map.insert(SStr::from(bytes(f)), SStr::from(bytes(v)));
+            }
+            Repr::Table(Box::new(Table {
+                map,
+                ttl: FastMap::default(),
+            }))
+        } else {
+            Repr::Lp(Lp::from_raw_entries(items.len() * 2, |out| {
+                for &(f, v) in &items {
+                    for s in [f, v] {
+                        match s {
+                            Src::Old(a, b) => out.extend_from_slice(lp.raw(a, b)),
+                            Src::New(x) => {
+                                redkit_formats::listpack::write_entry(out, Elem::Bytes(x))
+                            }
+                        }
+                    }
+                }
+            }))
+        };
+        self.repr = repr;
+        created
     }
 
     /// Delete `field`; true if it existed.
@@ -405,7 +494,7 @@ impl Table {
     fn remove_ttl(&mut self, field: &[u8]) {
         if self.ttl.remove(field).is_some() && self.ttl.is_empty() {
             // Give the memory back: most hashes never have field expiries again.
-            self.ttl = HashMap::new();
+            self.ttl = FastMap::default();
         }
     }
 }
@@ -443,7 +532,7 @@ pub enum Iter<'a> {
     },
     Table {
         it: std::collections::hash_map::Iter<'a, SStr, SStr>,
-        ttl: &'a HashMap<SStr, i64>,
+        ttl: &'a FastMap<SStr, i64>,
     },
 }
 
@@ -566,6 +655,60 @@ impl Sink for Loader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `set_many` must leave what `set` pair by pair leaves: same blob bytes, same count.
+    #[test]
+    fn set_many_equals_one_by_one() {
+        let fields: [&[u8]; 8] = [
+            b"a",
+            b"6",
+            b"07",
+            b"-3",
+            b"bb",
+            b"x",
+            b"12345",
+            b"longfield",
+        ];
+        let values: [&[u8]; 5] = [b"1", b"v", b"", b"-0", b"99999999999"];
+        let mut seed = 11u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for round in 0..2000 {
+            let c = cfg([2usize, 5, 512][round % 3], [64usize, 4][round % 2]);
+            let (mut one, mut many) = (Hash::new(), Hash::new());
+            for _ in 0..4 {
+                let n = 2 + next(5);
+                let args: Vec<&[u8]> = (0..n)
+                    .flat_map(|_| [fields[next(fields.len())], values[next(values.len())]])
+                    .collect();
+                // As HSET does: the size check first, then the pairs.
+                one.try_conversion(&args, &c);
+                many.try_conversion(&args, &c);
+                let created = args
+                    .chunks_exact(2)
+                    .filter(|p| !one.set(p[0], p[1], false, &c))
+                    .count();
+                assert_eq!(many.set_many(&args, &c), created);
+                assert_eq!(one.encoding(), many.encoding());
+                match (one.listpack(), many.listpack()) {
+                    (Some(x), Some(y)) => assert_eq!(x.0.as_bytes(), y.0.as_bytes()),
+                    _ => {
+                        let all = |h: &Hash| {
+                            let mut v: Vec<_> =
+                                h.iter().map(|(f, v, _)| (f.to_vec(), v.to_vec())).collect();
+                            v.sort();
+                            v
+                        };
+                        assert_eq!(all(&one), all(&many));
+                    }
+                }
+            }
+        }
+    }
 
     fn cfg(entries: usize, value: usize) -> Config {
         Config {

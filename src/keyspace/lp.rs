@@ -69,6 +69,26 @@ impl Lp {
         lp
     }
 
+    /// Build a listpack of `count` entries whose encoded bytes (each with its back-length)
+    /// `fill` appends: batch edits rebuild a blob in one pass, copying untouched entries as
+    /// they are.
+    pub fn from_raw_entries(count: usize, fill: impl FnOnce(&mut Vec<u8>)) -> Lp {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(&[0u8; FIRST_ENTRY]);
+        fill(&mut buf);
+        buf.push(END);
+        let mut lp = Lp { buf };
+        lp.set_total();
+        let c = u16::try_from(count).unwrap_or(lpf::COUNT_UNKNOWN);
+        lp.buf[4..6].copy_from_slice(&c.to_le_bytes());
+        lp
+    }
+
+    /// The encoded bytes of the entries between positions `from` and `to`.
+    pub fn raw(&self, from: usize, to: usize) -> &[u8] {
+        self.buf.get(from..to).unwrap_or(&[])
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
     }

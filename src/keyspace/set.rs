@@ -14,7 +14,7 @@
 //! With the Redis70 profile `set_max_listpack_entries` is 0, so listpacks never appear and
 //! the shared rules reduce to 7.0's.
 
-use std::collections::HashSet;
+use super::FastSet;
 
 use super::{Config, Lp, Profile, SStr, Value};
 use crate::cmd::util::parse_i64;
@@ -275,7 +275,7 @@ impl Iterator for IntsetIter<'_> {
 pub enum Set {
     Intset(Intset),
     Listpack(Lp),
-    Table(HashSet<SStr>),
+    Table(FastSet<SStr>),
 }
 
 impl Default for Set {
@@ -314,7 +314,7 @@ impl Set {
     }
 
     pub fn new_table() -> Set {
-        Set::Table(HashSet::new())
+        Set::Table(FastSet::default())
     }
 
     /// The empty set a command creates before adding `first` and about `size_hint` more
@@ -331,7 +331,7 @@ impl Set {
         } else if hint <= cfg.set_max_listpack_entries {
             Set::new_listpack()
         } else {
-            let mut t = HashSet::new();
+            let mut t = FastSet::default();
             t.reserve(hint.min(1 << 16));
             Set::Table(t)
         }
@@ -509,7 +509,7 @@ impl Set {
         if matches!(self, Set::Table(_)) {
             return;
         }
-        let mut t = HashSet::with_capacity(self.len());
+        let mut t = FastSet::with_capacity_and_hasher(self.len(), Default::default());
         for e in self.iter() {
             t.insert(SStr::from(e.to_vec()));
         }
@@ -609,7 +609,7 @@ impl Loader {
         self.announced = n;
         let big = n > intset_max(&self.cfg) as u64;
         self.set = Some(if big {
-            let mut t = HashSet::new();
+            let mut t = FastSet::default();
             t.reserve((n as usize).min(1 << 16));
             Set::Table(t)
         } else {

@@ -16,14 +16,14 @@
 //! Ordering is Redis's: by score (`-0` equal to `0`), ties by member bytes (memcmp, then
 //! length). Scores are never NaN.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use redkit_formats::rdb::consts::{TYPE_ZSET_LISTPACK, TYPE_ZSET_ZIPLIST};
 use redkit_formats::rdb::read::Sink;
 use redkit_formats::Elem;
 
-use super::{Config, Lp, SStr, Value};
+use super::{Config, FastMap, Lp, SStr, Value};
 use crate::cmd::util::{d2string, double_to_i64};
 
 /// Largest chunk of the ordered sequence; a full chunk splits in two halves.
@@ -126,7 +126,7 @@ fn lp_pair_count(lp: &Lp) -> usize {
 /// The big encoding: member -> score map plus the chunked ordered sequence (see module doc).
 #[derive(Clone, Default)]
 pub struct Sorted {
-    dict: HashMap<SStr, f64>,
+    dict: FastMap<SStr, f64>,
     chunks: Vec<Vec<(f64, SStr)>>,
     /// Fenwick tree over `chunks[i].len()`.
     fen: Vec<usize>,
@@ -156,7 +156,7 @@ impl Sorted {
 
     /// Build from pairs in any order; a repeated member keeps its first score.
     pub fn from_pairs(pairs: Vec<(SStr, f64)>) -> Sorted {
-        let mut dict = HashMap::with_capacity(pairs.len());
+        let mut dict = FastMap::with_capacity_and_hasher(pairs.len(), Default::default());
         let mut seq: Vec<(f64, SStr)> = Vec::with_capacity(pairs.len());
         for (m, s) in pairs {
             if dict.contains_key(&m) {
@@ -681,6 +681,154 @@ impl ZSet {
         }
     }
 
+    /// ZADD of several members without INCR: the outcome of [`ZSet::add`] on each member in
+    /// order, but a listpack is decoded once and rebuilt once, instead of being searched and
+    /// re-parsed for every member (quadratic for big ZADDs). Untouched pairs keep their bytes.
+    /// Returns (added, updated, processed).
+    pub fn add_many(
+        &mut self,
+        items: &[(&[u8], f64)],
+        f: AddFlags,
+        cfg: &Config,
+    ) -> (i64, i64, i64) {
+        let batch = matches!(self.repr, Repr::Lp(_))
+            && items.len() >= 2
+            && !f.incr
+            && items.iter().all(|(_, s)| !s.is_nan());
+        let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
+        let mut count = |out: AddOutcome| {
+            match out {
+                AddOutcome::Added => added += 1,
+                AddOutcome::Updated => updated += 1,
+                AddOutcome::Unchanged | AddOutcome::Nop | AddOutcome::Nan => {}
+            }
+            if out != AddOutcome::Nop {
+                processed += 1;
+            }
+        };
+        let Repr::Lp(lp) = &self.repr else {
+            for &(m, s) in items {
+                count(self.add(m, s, f, cfg).0);
+            }
+            return (added, updated, processed);
+        };
+        if !batch {
+            for &(m, s) in items {
+                count(self.add(m, s, f, cfg).0);
+            }
+            return (added, updated, processed);
+        }
+        // A pair is either a byte range of the old blob (untouched) or a member to encode.
+        #[derive(Clone, Copy)]
+        enum Src<'a> {
+            Old(usize, usize),
+            New(&'a [u8]),
+        }
+        struct Item<'a> {
+            src: Src<'a>,
+            member: Cow<'a, [u8]>,
+            score: f64,
+        }
+        let mut list: Vec<Item<'_>> = Vec::with_capacity(lp.len() / 2 + items.len());
+        let mut pos = lp.first();
+        while let Some((m, p2)) = lp.next(pos) {
+            let Some((sc, p3)) = lp.next(p2) else { break };
+            let member = match m {
+                Elem::Bytes(b) => Cow::Borrowed(b),
+                Elem::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+            };
+            list.push(Item {
+                src: Src::Old(pos, p3),
+                member,
+                score: lp_score(sc),
+            });
+            pos = p3;
+        }
+        let mut index: FastMap<&[u8], usize> =
+            FastMap::with_capacity_and_hasher(list.len() + items.len(), Default::default());
+        // Indexes are taken after the scan so borrowed members stay valid while `list` grows.
+        let mut convert = false;
+        for (i, it) in list.iter().enumerate() {
+            if let Cow::Borrowed(b) = it.member {
+                index.entry(b).or_insert(i);
+            }
+        }
+        let mut owned_index: FastMap<Vec<u8>, usize> = FastMap::default();
+        for (i, it) in list.iter().enumerate() {
+            if let Cow::Owned(b) = &it.member {
+                owned_index.entry(b.clone()).or_insert(i);
+            }
+        }
+        // A score written to the listpack reads back through its encoding (-0 is stored as
+        // the integer 0); once converted, the skiplist keeps the double as given.
+        let lp_norm = |s: f64| double_to_i64(s).map_or(s, |i| i as f64);
+        let mut outcomes = Vec::with_capacity(items.len());
+        for &(m, s) in items {
+            let at = index.get(m).or_else(|| owned_index.get(m)).copied();
+            let out = match at {
+                Some(i) => {
+                    let cur = list[i].score;
+                    match decide(s, cur, f) {
+                        Err(o) => o,
+                        Ok(new) if new != cur => {
+                            list[i].score = if convert { new } else { lp_norm(new) };
+                            list[i].src = Src::New(m);
+                            AddOutcome::Updated
+                        }
+                        Ok(_) => AddOutcome::Unchanged,
+                    }
+                }
+                None if f.xx => AddOutcome::Nop,
+                None => {
+                    let i = list.len();
+                    if i + 1 > cfg.zset_max_listpack_entries
+                        || m.len() > cfg.zset_max_listpack_value
+                    {
+                        convert = true;
+                    }
+                    list.push(Item {
+                        src: Src::New(m),
+                        member: Cow::Borrowed(m),
+                        score: if convert { s } else { lp_norm(s) },
+                    });
+                    index.insert(m, i);
+                    AddOutcome::Added
+                }
+            };
+            outcomes.push(out);
+        }
+        for o in outcomes {
+            count(o);
+        }
+        let repr = if convert {
+            Repr::Sk(Sorted::from_pairs(
+                list.iter()
+                    .map(|it| (SStr::new(&it.member), it.score))
+                    .collect(),
+            ))
+        } else {
+            // Redis inserts each new pair before the first one ordered after it: on a sorted
+            // listpack that is sorted order, which a stable sort keeps for the old pairs.
+            list.sort_by(|a, b| cmp_entry(a.score, &a.member, b.score, &b.member));
+            let n = list.len() * 2;
+            Repr::Lp(Lp::from_raw_entries(n, |out| {
+                let mut text = String::new();
+                for it in &list {
+                    match it.src {
+                        Src::Old(a, b) => out.extend_from_slice(lp.raw(a, b)),
+                        Src::New(m) => {
+                            for e in pair_elems(m, it.score, &mut text) {
+                                redkit_formats::listpack::write_entry(out, e);
+                            }
+                        }
+                    }
+                }
+            }))
+        };
+        self.repr = repr;
+        (added, updated, processed)
+    }
+
     /// Remove a member; true if it was there.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match &mut self.repr {
@@ -992,6 +1140,80 @@ impl Sink for Loader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    /// `add_many` must leave exactly what `add` member by member leaves (same listpack
+    /// bytes, same counts), whatever the flags, duplicates, -0/0 and int-like members.
+    #[test]
+    fn add_many_equals_one_by_one() {
+        let mut seed = 7u64;
+        let members: Vec<Vec<u8>> = [
+            "a",
+            "b",
+            "d",
+            "6",
+            "-3",
+            "07",
+            "zz",
+            "m1",
+            "x",
+            "longmember",
+        ]
+        .iter()
+        .map(|m| m.as_bytes().to_vec())
+        .collect();
+        let scores = [0.0, -0.0, 1.0, -1.5, 2.0, f64::INFINITY, 0.1, 6.0];
+        let mut cfg = Config::default();
+        for round in 0..3000 {
+            cfg.zset_max_listpack_entries = [3usize, 6, 128][round % 3];
+            cfg.zset_max_listpack_value = [64usize, 5][round % 2];
+            let mut one = ZSet::new();
+            let mut many = ZSet::new();
+            for _ in 0..4 {
+                let n = 2 + (rng(&mut seed) % 6) as usize;
+                let items: Vec<(&[u8], f64)> = (0..n)
+                    .map(|_| {
+                        let m = &members[(rng(&mut seed) % members.len() as u64) as usize];
+                        (
+                            m.as_slice(),
+                            scores[(rng(&mut seed) % scores.len() as u64) as usize],
+                        )
+                    })
+                    .collect();
+                let r = rng(&mut seed);
+                let f = AddFlags {
+                    incr: false,
+                    nx: r % 5 == 0,
+                    xx: r % 5 == 1,
+                    gt: r % 5 == 2,
+                    lt: r % 5 == 3,
+                };
+                let (mut a, mut u, mut p) = (0, 0, 0);
+                for &(m, sc) in &items {
+                    let (o, _) = one.add(m, sc, f, &cfg);
+                    match o {
+                        AddOutcome::Added => a += 1,
+                        AddOutcome::Updated => u += 1,
+                        _ => {}
+                    }
+                    if o != AddOutcome::Nop {
+                        p += 1;
+                    }
+                }
+                assert_eq!(many.add_many(&items, f, &cfg), (a, u, p), "{items:?} {f:?}");
+                assert_eq!(one.encoding(), many.encoding());
+                match (one.listpack(), many.listpack()) {
+                    (Some(x), Some(y)) => assert_eq!(x.as_bytes(), y.as_bytes(), "{items:?} {f:?}"),
+                    _ => {
+                        let bits = |z: &ZSet| -> Vec<(Vec<u8>, u64)> {
+                            z.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect()
+                        };
+                        assert_eq!(bits(&one), bits(&many), "{items:?} {f:?}");
+                    }
+                }
+            }
+        }
+    }
 
     fn rng(seed: &mut u64) -> u64 {
         *seed = seed

@@ -112,6 +112,12 @@ impl Pair {
     }
 
     fn recent(&self, n: usize) -> String {
+        // ORACLE_HISTORY=all shows every command sent so far.
+        let n = if std::env::var_os("ORACLE_HISTORY").is_some() {
+            usize::MAX
+        } else {
+            n
+        };
         let from = self.history.len().saturating_sub(n);
         self.history[from..]
             .iter()
