@@ -398,4 +398,24 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn encode_sorts_dedups_and_picks_the_width_of_the_extremes() {
+        let data = encode(&[5, -3, 5, 40_000, -3]);
+        let set = Intset::parse(&data).unwrap();
+        assert_eq!(set.encoding(), 4);
+        assert_eq!(set.iter().collect::<Vec<_>>(), [-3, 5, 40_000]);
+        assert_eq!(validate(&data, true).unwrap(), 3);
+        for (vals, width) in [
+            (vec![i16::MAX as i64, i16::MIN as i64], 2u32),
+            (vec![0, i16::MAX as i64 + 1], 4),
+            (vec![0, i32::MIN as i64 - 1], 8),
+        ] {
+            let data = encode(&vals);
+            assert_eq!(data.len(), 8 + vals.len() * width as usize);
+            assert_eq!(Intset::parse(&data).unwrap().encoding(), width);
+        }
+        // An empty set still has a header (width 2, count 0).
+        assert_eq!(encode(&[]), [2, 0, 0, 0, 0, 0, 0, 0]);
+    }
 }

@@ -6,6 +6,7 @@
 //!
 //! Layouts are described at the top of each module and, in prose, in `formats/README.md`.
 
+pub mod aofwrite;
 pub mod crc64;
 pub mod cstr;
 pub mod error;

@@ -1116,4 +1116,76 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn encoded_len_tracks_the_finished_size_at_every_entry_boundary() {
+        // The RDB writer cuts quicklist nodes by `encoded_len`, so it must be exact.
+        let mut b = Builder::new();
+        let mut want: Vec<Vec<u8>> = Vec::new();
+        for len in [0usize, 63, 64, 4095, 4096, 127, 128] {
+            let s = vec![b'e'; len];
+            b.push_str(&s);
+            want.push(s);
+            assert_eq!(b.encoded_len(), b.clone().finish().len(), "len {len}");
+        }
+        let ints = [
+            127i64,
+            128,
+            -1,
+            4095,
+            -4096,
+            4096,
+            32767,
+            -32768,
+            32768,
+            8_388_607,
+            -8_388_608,
+            8_388_608,
+            2_147_483_647,
+            -2_147_483_648,
+            2_147_483_648,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for v in ints {
+            b.push_int(v);
+            assert_eq!(b.encoded_len(), b.clone().finish().len(), "int {v}");
+        }
+        let lp = b.finish();
+        let got = decode(&lp);
+        assert_eq!(got.len(), want.len() + ints.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(*g, Elem::Bytes(w));
+        }
+        for (g, w) in got[want.len()..].iter().zip(ints) {
+            assert_eq!(*g, Elem::Int(w));
+        }
+        assert_eq!(validate(&lp, true).unwrap() as usize, got.len());
+    }
+
+    #[test]
+    fn write_entry_matches_push_bytes_for_near_integers() {
+        for s in [
+            &b"-0"[..],
+            b"007",
+            b"+5",
+            b" 5",
+            b"5 ",
+            b"12345678901234567890",
+            b"9223372036854775807",
+            b"-9223372036854775808",
+            b"9223372036854775808",
+            b"",
+        ] {
+            let mut a = Vec::new();
+            write_entry(&mut a, Elem::Bytes(s));
+            let mut b = Builder::new();
+            b.push_bytes(s);
+            let lp = b.finish();
+            assert_eq!(&lp[HEADER_SIZE..lp.len() - 1], &a[..], "{s:?}");
+            let is_int = matches!(decode(&lp)[0], Elem::Int(_));
+            assert_eq!(is_int, parse_canonical_i64(s).is_some(), "{s:?}");
+            assert_eq!(decode(&lp)[0].to_vec(), s, "{s:?}");
+        }
+    }
 }

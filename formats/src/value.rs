@@ -231,10 +231,9 @@ impl Sink for ValueBuf {
     fn hash_field(&mut self, f: Elem<'_>, v: Elem<'_>, expire_ms: Option<i64>) {
         self.push(f);
         self.push(v);
-        if expire_ms.is_some() && self.field_ttls.is_empty() {
+        // Expiries are recorded for every field once the first one has any.
+        if expire_ms.is_some() || !self.field_ttls.is_empty() {
             self.field_ttls.resize(self.fields, None);
-        }
-        if !self.field_ttls.is_empty() {
             self.field_ttls.push(expire_ms);
         }
         self.fields += 1;
@@ -273,6 +272,13 @@ mod tests {
         let mut v = ValueBuf::new(Kind::Hash);
         v.hash_field(Elem::Bytes(b"a"), Elem::Int(1), None);
         v.hash_field(Elem::Bytes(b"bb"), Elem::Bytes(b"x"), Some(5));
+        let mut first = ValueBuf::new(Kind::Hash);
+        first.hash_field(Elem::Bytes(b"a"), Elem::Int(1), Some(9));
+        first.hash_field(Elem::Bytes(b"b"), Elem::Int(2), None);
+        assert_eq!(
+            first.hash().map(|x| x.2).collect::<Vec<_>>(),
+            vec![Some(9), None]
+        );
         v.hash_field(Elem::Int(-10), Elem::Bytes(b""), None);
         let h: Vec<_> = v.hash().collect();
         assert_eq!(

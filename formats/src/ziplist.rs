@@ -1028,4 +1028,27 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn encoded_len_tracks_the_finished_size_across_prevlen_and_length_edges() {
+        // Entries of 253 and 254 bytes switch the next prevlen to 5 bytes; strings of 63/64 and
+        // 16383/16384 bytes switch the length header. The RDB writer relies on encoded_len.
+        let mut b = Builder::new();
+        let mut want = Vec::new();
+        for len in [250usize, 251, 63, 64, 16383, 16384, 0, 252] {
+            let s = vec![b'z'; len];
+            b.push_str(&s);
+            want.push(s);
+            assert_eq!(b.encoded_len(), b.clone().finish().len(), "len {len}");
+        }
+        b.push_int(12);
+        b.push_int(i64::MIN);
+        let zl = b.finish();
+        let got = decode(&zl);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(*g, Elem::Bytes(w));
+        }
+        assert_eq!(got[want.len()..], [Elem::Int(12), Elem::Int(i64::MIN)]);
+        assert_eq!(validate(&zl, true).unwrap() as usize, want.len() + 2);
+    }
 }

@@ -493,4 +493,14 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn encode_binary_pairs_round_trip() {
+        let k: Vec<u8> = (0..=255u8).collect();
+        let v = vec![0xFFu8; 253];
+        let zm = encode(&[(&k, &v), (b"", b"")]);
+        assert_eq!(pairs(&zm), [(&k[..], &v[..]), (&b""[..], &b""[..])]);
+        assert_eq!(validate(&zm, true).unwrap(), 2);
+        assert_eq!(encode(&[]), [0, 0xFF]);
+    }
 }

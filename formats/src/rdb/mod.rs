@@ -1,4 +1,4 @@
-//! The RDB file format: constants, the reader, and (later) the writer.
+//! The RDB file format: constants, the reader (`read`), and the writer (`write`).
 //!
 //! File layout, in order:
 //! - a 9-byte header: `REDIS` + four ASCII digits (`REDIS0011`), or `VALKEY` + three digits
@@ -9,7 +9,9 @@
 //! - after the EOF opcode (255), from version 5 on, an 8-byte little-endian CRC64 of everything
 //!   before it (0 when the writer had checksums turned off).
 //!
-//! Details of each item and value type are in `read.rs` and `formats/README.md`.
+//! Details of each item and value type are in `read.rs` and `formats/README.md`; which encoding
+//! the writer picks for each target version is in `write.rs`.
 
 pub mod consts;
 pub mod read;
+pub mod write;
