@@ -181,11 +181,11 @@ impl Hash {
             ttl: FastMap::default(),
         };
         for (f, v, ttl) in self.iter() {
-            let f = SStr::from(f.to_vec());
+            let f = SStr::from_elem(f);
             if let Some(x) = ttl {
                 t.ttl.insert(f.clone(), x);
             }
-            t.map.insert(f, SStr::from(v.to_vec()));
+            t.map.insert(f, SStr::from_elem(v));
         }
         self.repr = Repr::Table(Box::new(t));
     }
@@ -477,14 +477,15 @@ impl Hash {
                 }
             }
             Repr::Table(t) => {
-                let f = SStr::from(f.to_vec());
+                let f = SStr::from_elem(f);
                 match ttl {
                     Some(x) => {
                         t.ttl.insert(f.clone(), x);
                     }
-                    None => t.remove_ttl(&f),
+                    None if !t.ttl.is_empty() => t.remove_ttl(&f),
+                    None => {}
                 }
-                t.map.insert(f, SStr::from(v.to_vec()));
+                t.map.insert(f, SStr::from_elem(v));
             }
         }
     }
@@ -615,6 +616,10 @@ impl Sink for Loader {
     fn len_hint(&mut self, n: u64) {
         if self.blob_type.is_none() && n > self.max_entries as u64 {
             self.hash.convert_to_table();
+            if let Repr::Table(t) = &mut self.hash.repr {
+                // The count is untrusted: reserve a bounded amount up front.
+                t.map.reserve((n as usize).min(1 << 16));
+            }
         }
     }
 

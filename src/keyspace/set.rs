@@ -511,7 +511,7 @@ impl Set {
         }
         let mut t = FastSet::with_capacity_and_hasher(self.len(), Default::default());
         for e in self.iter() {
-            t.insert(SStr::from(e.to_vec()));
+            t.insert(SStr::from_elem(e));
         }
         *self = Set::Table(t);
     }
@@ -662,7 +662,7 @@ impl Loader {
             set.convert_to_table();
         }
         if let Set::Table(t) = set {
-            t.insert(SStr::from(e.to_vec()));
+            t.insert(SStr::from_elem(e));
         }
     }
 }

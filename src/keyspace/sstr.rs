@@ -122,6 +122,17 @@ impl From<&[u8]> for SStr {
     }
 }
 
+impl SStr {
+    /// The string form of a listpack/ziplist element, without a temporary `Vec` (integers are
+    /// formatted on the stack): the loaders build millions of these.
+    pub fn from_elem(e: redkit_formats::Elem<'_>) -> SStr {
+        match e {
+            redkit_formats::Elem::Bytes(b) => SStr::new(b),
+            redkit_formats::Elem::Int(i) => SStr::new(redkit_formats::fmt_i64(i, &mut [0u8; 20])),
+        }
+    }
+}
+
 impl From<Vec<u8>> for SStr {
     fn from(v: Vec<u8>) -> SStr {
         if v.len() <= INLINE {

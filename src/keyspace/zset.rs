@@ -587,7 +587,7 @@ impl ZSet {
     pub fn convert_to_skiplist(&mut self) {
         if let Repr::Lp(lp) = &self.repr {
             let pairs: Vec<(SStr, f64)> = lp_pairs(lp)
-                .map(|(_, m, s)| (SStr::from(m.to_vec()), s))
+                .map(|(_, m, s)| (SStr::from_elem(m), s))
                 .collect();
             self.repr = Repr::Sk(Sorted::from_pairs(pairs));
         }
@@ -1121,7 +1121,7 @@ impl Sink for Loader {
         if self.lp.is_some() || score.is_nan() {
             return;
         }
-        self.items.push((SStr::from(m.to_vec()), score));
+        self.items.push((SStr::from_elem(m), score));
     }
 
     fn blob(&mut self, rdb_type: u8, bytes: &[u8]) {
