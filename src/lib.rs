@@ -3,11 +3,13 @@
 //! Byte-level codecs live in the `redkit-formats` crate; this crate holds the streaming file
 //! reader, the tools behind the CLI (json, check-rdb, stats) and, later, the keyspace.
 
+pub mod aofdir;
 pub mod aoffile;
 pub mod batch;
 pub mod cmd;
 pub mod error;
 pub mod filter;
+pub mod jsonin;
 pub mod jsonout;
 pub mod keyspace;
 pub mod rdbfile;

@@ -263,6 +263,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &mut ex,
                     &redkit::replay::ReplayOptions {
                         skip_errors: a.skip_errors,
+                        ..Default::default()
                     },
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -339,6 +340,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = redkit::keyspace::Config::for_profile(profile);
             let opts = redkit::replay::ReplayOptions {
                 skip_errors: a.skip_errors,
+                ..Default::default()
             };
             let st = keyspace_stats::run(&a.file, aof, cfg, &opts)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;

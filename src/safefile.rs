@@ -19,7 +19,7 @@ pub fn unix_seconds() -> u64 {
 }
 
 /// A free backup name for `path`: `<path>.bak.<secs>`, with `.1`, `.2`… added if taken.
-fn backup_name(path: &Path) -> PathBuf {
+pub fn backup_name(path: &Path) -> PathBuf {
     let base = format!("{}.bak.{}", path.display(), unix_seconds());
     let mut candidate = PathBuf::from(&base);
     let mut n = 1;

@@ -267,7 +267,15 @@ fn unknown_and_failing_commands_are_errors_with_offset_or_skipped() {
     );
     // Skipping: the unknown command and the arity error of LPUSH are counted, the rest runs.
     let mut ex = Executor::new(Keyspace::default());
-    let report = replay(&f, &mut ex, &ReplayOptions { skip_errors: true }).expect("replay");
+    let report = replay(
+        &f,
+        &mut ex,
+        &ReplayOptions {
+            skip_errors: true,
+            ..Default::default()
+        },
+    )
+    .expect("replay");
     assert_eq!(report.skipped_errors, 2, "{:?}", report.warnings);
     assert_eq!(ex.ks.dbs[0].len(), 2);
 }

@@ -259,7 +259,14 @@ fn aof_replay_of_every_truncation_and_flips_never_panics() {
         d[i] ^= 1 << rng.below(8);
         let f = dir.file("f.aof", &d);
         let mut ex = Executor::new(Keyspace::default());
-        if let Err(e) = replay(&f, &mut ex, &ReplayOptions { skip_errors: true }) {
+        if let Err(e) = replay(
+            &f,
+            &mut ex,
+            &ReplayOptions {
+                skip_errors: true,
+                ..Default::default()
+            },
+        ) {
             assert!(e.to_string().contains("[offset"), "{e}");
         }
     }
