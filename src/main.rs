@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use redkit::filter::Filter;
 use redkit::rdbfile::RdbReader;
 use redkit::tools::{
-    aof_repair, aof_stats, check_aof, check_rdb, fix, json, keyspace_stats, stats,
+    aof_repair, aof_stats, check_aof, check_rdb, convert, fix, json, keyspace_stats, stats,
 };
 
 #[derive(Parser)]
@@ -42,6 +42,111 @@ enum Cmd {
     CheckAof(CheckAofArgs),
     /// Repair an AOF (file, manifest, appendonlydir) or an RDB, keeping what check-aof drops.
     Fix(FixArgs),
+    /// Convert between RDB (any version, Redis or Valkey), AOF (file, manifest, appendonlydir),
+    /// RESP for redis-cli --pipe, and JSON Lines.
+    Convert(ConvertArgs),
+    /// Offline BGREWRITEAOF: replay an AOF and write its compact equivalent (a manifest or
+    /// appendonlydir input gives a new appendonlydir).
+    Rewrite(RewriteArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ToFormat {
+    Rdb,
+    Aof,
+    Resp,
+    Json,
+}
+
+/// Options of every output that is an AOF.
+#[derive(Args)]
+struct AofOutArgs {
+    /// The Redis version the commands must suit (e.g. 6.2, 7.0, 7.4).
+    #[arg(long, default_value = "7.0", value_name = "X.Y")]
+    target_version: String,
+    /// RDB version of an RDB output, preamble or DUMP payload: 9, 10, 11, 12 or valkey80
+    /// (default: an RDB input's own version, else 10).
+    #[arg(long, value_name = "N")]
+    rdb_version: Option<String>,
+    /// AOF output as an RDB preamble (the base, with no commands after it).
+    #[arg(long)]
+    preamble: bool,
+    /// Redis's appendfilename: names the files of a multi-part output.
+    #[arg(long, default_value = "appendonly.aof", value_name = "NAME")]
+    appendfilename: String,
+    /// Redis's appenddirname: OUTPUT is then Redis's `dir` and the AOF directory is OUTPUT/NAME.
+    #[arg(long, value_name = "NAME")]
+    appenddirname: Option<String>,
+    /// Move an existing non-empty output directory to <dir>.bak.<unix-time> instead of refusing.
+    #[arg(long)]
+    replace: bool,
+    /// Write even when the target cannot hold everything (what is dropped is reported).
+    #[arg(long)]
+    lossy: bool,
+    /// Do not keep an existing output file as <file>.bak.<unix-time>.
+    #[arg(long)]
+    no_backup: bool,
+}
+
+/// Options of every AOF input.
+#[derive(Args)]
+struct AofInArgs {
+    /// Read an RDB-magic file as a preamble AOF.
+    #[arg(long)]
+    aof: bool,
+    /// AOF input: skip failing commands (counted) instead of stopping.
+    #[arg(long)]
+    skip_errors: bool,
+    /// AOF input: stop at the first #TS annotation later than T (unix seconds), like
+    /// redis-check-aof --truncate-to-timestamp.
+    #[arg(long, value_name = "T")]
+    until_timestamp: Option<i64>,
+    /// AOF input: stop before the first command at or after byte offset N (counted across the
+    /// files of a multi-part AOF in load order).
+    #[arg(long, value_name = "N")]
+    until_offset: Option<u64>,
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// RDB file, AOF (file, manifest or appendonlydir), or redkit JSON Lines.
+    input: PathBuf,
+    #[arg(long, value_enum)]
+    to: ToFormat,
+    /// Output file (- for stdout with resp/json), or the AOF directory with --multi-part.
+    #[arg(short, long, value_name = "OUTPUT")]
+    output: PathBuf,
+    /// --to aof: write a Redis 7 appendonlydir (manifest, base, empty incr file) at OUTPUT.
+    #[arg(long)]
+    multi_part: bool,
+    /// --to resp: RESTORE ... REPLACE commands with DUMP payloads (exact and faster to load).
+    #[arg(long)]
+    restore: bool,
+    /// --to json: also print aux fields, functions and module aux data.
+    #[arg(long)]
+    meta: bool,
+    #[command(flatten)]
+    aof_out: AofOutArgs,
+    #[command(flatten)]
+    aof_in: AofInArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+#[derive(Args)]
+struct RewriteArgs {
+    /// AOF: plain, preamble, manifest or appendonlydir.
+    input: PathBuf,
+    /// Output file; for a manifest or appendonlydir input, the new appendonlydir.
+    #[arg(short, long, value_name = "OUTPUT")]
+    output: PathBuf,
+    /// Write a single file even for a multi-part input.
+    #[arg(long)]
+    single_file: bool,
+    #[command(flatten)]
+    aof_out: AofOutArgs,
+    #[command(flatten)]
+    aof_in: AofInArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,26 +313,97 @@ fn main() -> ExitCode {
     }
 }
 
-/// Should `stats` read this path as an AOF?
+/// Should this path be read as an AOF?
 fn is_aof_input(path: &Path, forced: bool) -> anyhow::Result<bool> {
-    if forced {
-        return Ok(true);
-    }
-    Ok(match redkit::aoffile::resolve(path)? {
-        redkit::aoffile::Input::Manifest(_) => true,
-        redkit::aoffile::Input::File(f) => {
-            let data = redkit::aoffile::map(&f).with_context(|| format!("{}", f.display()))?;
-            // An AOF Redis wrote starts with a command or a `#TS:` annotation; anything else
-            // (an empty file, a bad header, a text file) goes to the RDB reader, which says
-            // what is wrong with it. `--aof` overrides.
-            if redkit::aoffile::is_rdb(&data) {
-                f.extension().is_some_and(|e| e == "aof")
-            } else {
-                data.starts_with(b"#TS:")
-                    || data.first() == Some(&b'*') && data.get(1).is_some_and(u8::is_ascii_digit)
-            }
+    Ok(redkit::aoffile::is_aof_input(path, forced)?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn convert_opts(
+    to: convert::To,
+    output: &Path,
+    multi_part: bool,
+    o: &AofOutArgs,
+    i: &AofInArgs,
+    filter: Filter,
+    now: i64,
+    progress: bool,
+) -> anyhow::Result<convert::ConvertOpts> {
+    let aof_target =
+        redkit_formats::aofwrite::AofTarget::parse(&o.target_version).with_context(|| {
+            format!(
+                "--target-version {}: expected a Redis version such as 6.2 or 7.0",
+                o.target_version
+            )
+        })?;
+    let rdb_target = match &o.rdb_version {
+        Some(v) => Some(
+            redkit_formats::rdb::write::Target::parse(v).with_context(|| {
+                format!("--rdb-version {v}: expected 9, 10, 11, 12 or valkey80")
+            })?,
+        ),
+        None => None,
+    };
+    let multi_part = multi_part.then(|| {
+        let dir = match &o.appenddirname {
+            Some(n) => output.join(n),
+            None => output.to_path_buf(),
+        };
+        redkit::aofdir::AofDirSpec {
+            dir,
+            filename: o.appendfilename.clone(),
+            base_is_rdb: o.preamble,
+            replace: o.replace,
         }
+    });
+    Ok(convert::ConvertOpts {
+        to,
+        output: output.to_path_buf(),
+        rdb_target,
+        aof_target,
+        preamble: o.preamble,
+        multi_part,
+        restore: false,
+        lossy: o.lossy,
+        filter,
+        replay: redkit::replay::ReplayOptions {
+            skip_errors: i.skip_errors,
+            until_timestamp: i.until_timestamp,
+            until_offset: i.until_offset,
+        },
+        force_aof: i.aof,
+        now_ms: now,
+        backup: !o.no_backup,
+        progress,
+        meta: false,
     })
+}
+
+/// Run a conversion and print its summary (to stderr: stdout may be the output).
+fn finish_convert(input: &Path, opts: &convert::ConvertOpts) -> anyhow::Result<ExitCode> {
+    let r = convert::run(input, opts).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    for l in r.loss_lines() {
+        eprintln!("dropped (--lossy): {l}");
+    }
+    if opts.output.as_os_str() != "-" {
+        let mut what = format!("{} keys", r.keys);
+        if r.functions > 0 {
+            what.push_str(&format!(", {} function libraries", r.functions));
+        }
+        if r.empty > 0 {
+            what.push_str(&format!(", {} empty keys skipped", r.empty));
+        }
+        let dest = opts
+            .multi_part
+            .as_ref()
+            .map(|s| s.dir.clone())
+            .unwrap_or_else(|| opts.output.clone());
+        eprintln!("wrote {what} to {}", dest.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open(path: &Path) -> anyhow::Result<RdbReader> {
@@ -326,6 +502,68 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Convert(a) => {
+            let f = &a.filter;
+            let filter = Filter::new(
+                f.dbs.clone(),
+                f.key.as_deref(),
+                f.not_key.as_deref(),
+                &f.types,
+                f.no_expired.then_some(now),
+            )?;
+            if a.multi_part && a.to != ToFormat::Aof {
+                anyhow::bail!("--multi-part is for --to aof");
+            }
+            if a.restore && a.to != ToFormat::Resp {
+                anyhow::bail!("--restore is for --to resp");
+            }
+            let to = match a.to {
+                ToFormat::Rdb => convert::To::Rdb,
+                ToFormat::Aof => convert::To::Aof,
+                ToFormat::Resp => convert::To::Resp,
+                ToFormat::Json => convert::To::Json,
+            };
+            let opts = convert_opts(
+                to,
+                &a.output,
+                a.multi_part,
+                &a.aof_out,
+                &a.aof_in,
+                filter,
+                now,
+                progress,
+            )?;
+            let opts = convert::ConvertOpts {
+                restore: a.restore,
+                meta: a.meta,
+                ..opts
+            };
+            finish_convert(&a.input, &opts)
+        }
+        Cmd::Rewrite(a) => {
+            if !redkit::aoffile::is_aof_input(&a.input, a.aof_in.aof)? {
+                anyhow::bail!(
+                    "{}: not an AOF (rewrite takes a plain, preamble or multi-part AOF; use convert for RDB files)",
+                    a.input.display()
+                );
+            }
+            let multi = !a.single_file
+                && matches!(
+                    redkit::aoffile::resolve(&a.input)?,
+                    redkit::aoffile::Input::Manifest(_)
+                );
+            let opts = convert_opts(
+                convert::To::Aof,
+                &a.output,
+                multi,
+                &a.aof_out,
+                &a.aof_in,
+                Filter::default(),
+                now,
+                progress,
+            )?;
+            finish_convert(&a.input, &opts)
         }
         Cmd::Stats(a) if a.keyspace => {
             if a.file.as_os_str() == "-" {

@@ -59,6 +59,15 @@ pub fn replace_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
+    replace_with_result(path, |w| write(w).map_err(|e| Error::io(path, e)))
+}
+
+/// [`replace_with`] for a writer that can fail with any error (bad input found half way, a
+/// refused conversion): the error comes back as it is and no temp file is left.
+pub fn replace_with_result(
+    path: &Path,
+    write: impl FnOnce(&mut (dyn Write + Send)) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -68,20 +77,25 @@ pub fn replace_with(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(format!(".{name}.redkit-tmp.{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let res = (|| -> Result<()> {
+        let io = |e| Error::io(path, e);
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io)?;
         if let Ok(meta) = fs::metadata(path) {
             let _ = f.set_permissions(meta.permissions());
         }
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         write(&mut w)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
+        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+        f.sync_all().map_err(io)?;
+        fs::rename(&tmp, path).map_err(io)
     })();
     if let Err(e) = res {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
+        return Err(e);
     }
     sync_dir(path);
     Ok(())

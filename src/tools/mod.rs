@@ -4,6 +4,7 @@ pub mod aof_repair;
 pub mod aof_scan;
 pub mod aof_stats;
 pub mod check_aof;
+pub mod convert;
 pub mod check_rdb;
 pub mod fix;
 pub mod json;
