@@ -155,6 +155,9 @@ pub fn run(input: &Path, opts: &ConvertOpts) -> Result<ConvertReport> {
     let replayed = match kind {
         InputKind::Aof => {
             let mut ex = Executor::new(Keyspace::default());
+            // A fixed clock: relative expiries and stream consumer times in the input resolve
+            // the same way on every run (`--now`), so rewrites are reproducible.
+            ex.clock_ms = Some(opts.now_ms);
             let rr = replay::replay(input, &mut ex, &opts.replay)?;
             note_replay(&rr, &mut report);
             let ctime = first_rdb_ctime(input);
@@ -283,7 +286,7 @@ fn note_replay(rr: &ReplayReport, report: &mut ConvertReport) {
 pub fn rdb_ctime(data: &[u8]) -> Option<i64> {
     let header = parse_header(data).ok()?;
     let mut p = RdbParser::new(header);
-    let mut pos = 9;
+    let mut pos = redkit_formats::rdb::read::HEADER_LEN;
     let mut scratch = Vec::new();
     loop {
         let f = p.next(data, pos, 0).ok()?;
