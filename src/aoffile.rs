@@ -163,6 +163,28 @@ pub fn strerror(e: &std::io::Error) -> String {
     }
 }
 
+/// Should `path` be read as an AOF rather than an RDB? Manifests and directories are; a file is
+/// when it starts like RESP or with a `#TS:` annotation, or is RDB-magic but named `*.aof` (a
+/// preamble AOF). `forced` (`--aof`) says yes regardless. Anything else (an empty file, a bad
+/// header, a text file) goes to the RDB reader, which says what is wrong with it.
+pub fn is_aof_input(path: &Path, forced: bool) -> Result<bool> {
+    if forced {
+        return Ok(true);
+    }
+    Ok(match resolve(path)? {
+        Input::Manifest(_) => true,
+        Input::File(f) => {
+            let data = map(&f).map_err(|e| Error::io(&f, e))?;
+            if is_rdb(&data) {
+                f.extension().is_some_and(|e| e == "aof")
+            } else {
+                data.starts_with(b"#TS:")
+                    || data.first() == Some(&b'*') && data.get(1).is_some_and(u8::is_ascii_digit)
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,26 +206,4 @@ mod tests {
         assert!(!is_rdb(b"REDIS00"));
         assert!(!is_rdb(b"*1\r\n$4\r\nPING\r\n"));
     }
-}
-
-/// Should `path` be read as an AOF rather than an RDB? Manifests and directories are; a file is
-/// when it starts like RESP or with a `#TS:` annotation, or is RDB-magic but named `*.aof` (a
-/// preamble AOF). `forced` (`--aof`) says yes regardless. Anything else (an empty file, a bad
-/// header, a text file) goes to the RDB reader, which says what is wrong with it.
-pub fn is_aof_input(path: &Path, forced: bool) -> Result<bool> {
-    if forced {
-        return Ok(true);
-    }
-    Ok(match resolve(path)? {
-        Input::Manifest(_) => true,
-        Input::File(f) => {
-            let data = map(&f).map_err(|e| Error::io(&f, e))?;
-            if is_rdb(&data) {
-                f.extension().is_some_and(|e| e == "aof")
-            } else {
-                data.starts_with(b"#TS:")
-                    || data.first() == Some(&b'*') && data.get(1).is_some_and(u8::is_ascii_digit)
-            }
-        }
-    })
 }

@@ -319,6 +319,17 @@ pub fn format_score(d: f64, shortest: bool, buf: &mut [u8; 32]) -> &[u8] {
         buf[o] = b'0';
         return &buf[..o + 1];
     }
+    if !shortest {
+        // Most scores (integers, binary fractions like 0.25) are exactly a short decimal:
+        // then %.17g prints exactly those digits and no rounding step is needed.
+        let mut digits = [0u8; 40];
+        if let Some((nd, x)) = exact_short_digits(a, &mut digits) {
+            let mut w = Out { buf, pos: o };
+            lay_out_g17(&digits[..nd], x, &mut w);
+            let end = w.pos;
+            return &buf[..end];
+        }
+    }
     // Let the standard library pick the digits (exactly rounded to 17 digits, or the shortest
     // round trip) in scientific form, `d.ddde<exp>`, then lay them out the C way.
     let mut sci = [0u8; 40];
@@ -369,6 +380,56 @@ pub fn format_score(d: f64, shortest: bool, buf: &mut [u8; 32]) -> &[u8] {
     }
     let end = w.pos;
     &buf[..end]
+}
+
+/// The exact decimal digits of a positive finite `a` (no trailing zeros) and the exponent of
+/// the first one, when the exact value has at most 17 significant digits and is cheap to expand
+/// (m * 2^e with 0 <= e <= 11, or m / 2^k with k <= 27, computed in u128). `None` otherwise.
+fn exact_short_digits(a: f64, digits: &mut [u8; 40]) -> Option<(usize, i32)> {
+    let bits = a.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 || exp == 0x7ff {
+        return None;
+    }
+    let mut m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let mut e = exp - 1075;
+    let tz = (m.trailing_zeros() as i32).min(-e.min(0));
+    m >>= tz;
+    e += tz;
+    // The value is n / 10^k.
+    let (n, k): (u128, i32) = if e >= 0 {
+        if e > 11 {
+            return None;
+        }
+        (u128::from(m) << e, 0)
+    } else {
+        let k = -e;
+        if k > 27 {
+            return None;
+        }
+        (u128::from(m) * 5u128.pow(k as u32), k)
+    };
+    let mut tmp = [0u8; 40];
+    let mut len = 0;
+    let mut v = n;
+    while v > 0 {
+        tmp[len] = b'0' + (v % 10) as u8;
+        v /= 10;
+        len += 1;
+    }
+    // tmp holds the digits least significant first; drop trailing zeros of the number.
+    let mut low = 0;
+    while low < len && tmp[low] == b'0' {
+        low += 1;
+    }
+    let nd = len - low;
+    if nd == 0 || nd > 17 {
+        return None;
+    }
+    for i in 0..nd {
+        digits[i] = tmp[len - 1 - i];
+    }
+    Some((nd, len as i32 - 1 - k))
 }
 
 struct Out<'a> {
@@ -485,6 +546,25 @@ impl<W: Write> AofWriter<W> {
 
     pub fn target(&self) -> AofTarget {
         self.target
+    }
+
+    /// The database the commands written so far leave selected (`None` before any SELECT).
+    pub fn db(&self) -> Option<u64> {
+        self.db
+    }
+
+    /// Take `db` as already selected: for a writer whose output is appended after commands
+    /// that selected it (keys encoded in parallel, in parts).
+    pub fn assume_db(&mut self, db: Option<u64>) {
+        self.db = db;
+    }
+
+    /// Append bytes made by another writer (whole commands) as they are.
+    pub fn write_raw(&mut self, b: &[u8]) -> io::Result<()> {
+        self.flush_buf()?;
+        self.out.write_all(b)?;
+        self.flushed += b.len() as u64;
+        Ok(())
     }
 
     /// Bytes produced so far, buffered ones included.
@@ -674,8 +754,15 @@ impl<W: Write> AofWriter<W> {
     }
 
     fn zset(&mut self, key: &[u8], v: &ValueBuf) -> io::Result<()> {
-        let items = v.zset();
-        let mut left = items.len();
+        // Members scored -0 go last: a server replaying the file stores scores of a still-small
+        // (listpack) set as integers, which turns -0 into 0; after the first 128 members the
+        // set is a skiplist and keeps -0, so a big set written this way reads back exactly.
+        let neg_zero = |s: f64| s == 0.0 && s.is_sign_negative();
+        let items = v
+            .zset()
+            .filter(|(_, s)| !neg_zero(*s))
+            .chain(v.zset().filter(|(_, s)| neg_zero(*s)));
+        let mut left = v.zset().len();
         let mut in_cmd = 0;
         for (m, score) in items {
             if in_cmd == 0 {
@@ -1123,6 +1210,45 @@ mod tests {
         );
         let got = dec(&one(t("7.2"), &v));
         assert_eq!(got[1][2], b"0.1");
+    }
+
+    #[test]
+    fn exact_fast_path_matches_c_printf() {
+        extern "C" {
+            fn snprintf(buf: *mut u8, n: usize, fmt: *const u8, ...) -> i32;
+        }
+        let printf = |d: f64| -> String {
+            let mut b = [0u8; 64];
+            // SAFETY: the buffer is 64 bytes, "%.17g" of a double fits, and the format string
+            // is NUL-terminated.
+            let n = unsafe { snprintf(b.as_mut_ptr(), b.len(), c"%.17g".as_ptr().cast(), d) };
+            String::from_utf8_lossy(&b[..n as usize]).into_owned()
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut checked = 0;
+        for i in 0..200_000u64 {
+            let r = next();
+            let d = match i % 4 {
+                0 => (r % (1 << 24)) as f64 / 256.0,
+                1 => (r >> 11) as f64 / 2f64.powi((r % 40) as i32),
+                2 => ((r >> 3) as i64 % 1_000_000_000_000) as f64 * 2f64.powi((r % 12) as i32),
+                _ => f64::from_bits(r),
+            };
+            if !d.is_finite() {
+                continue;
+            }
+            for d in [d, -d] {
+                assert_eq!(score(d, false), printf(d), "{d:e}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 300_000);
     }
 
     #[test]

@@ -94,6 +94,48 @@ impl ValueBuf {
         self.max_len = 0;
     }
 
+    /// Put set members and hash fields in byte order (field expiries follow their fields).
+    /// Hash-table encodings have no order of their own; writers sort them so the same data
+    /// always gives the same file.
+    pub fn sort_members(&mut self) {
+        let arena = &self.arena;
+        let text = |s: &Slot| -> Vec<u8> {
+            match *s {
+                Slot::Int(i) => i.to_string().into_bytes(),
+                Slot::Bytes { start, len } => arena[start..start + len].to_vec(),
+            }
+        };
+        match self.kind {
+            Kind::Set => {
+                let mut keyed: Vec<(Vec<u8>, Slot)> =
+                    self.slots.iter().map(|s| (text(s), *s)).collect();
+                keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                self.slots = keyed.into_iter().map(|(_, s)| s).collect();
+            }
+            Kind::Hash => {
+                let ttls = !self.field_ttls.is_empty();
+                let mut keyed: Vec<(Vec<u8>, Slot, Slot, Option<i64>)> = (0..self.fields)
+                    .map(|i| {
+                        let f = self.slots[2 * i];
+                        let t = if ttls { self.field_ttls[i] } else { None };
+                        (text(&f), f, self.slots[2 * i + 1], t)
+                    })
+                    .collect();
+                keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                self.slots.clear();
+                self.field_ttls.clear();
+                for (_, f, v, t) in keyed {
+                    self.slots.push(f);
+                    self.slots.push(v);
+                    if ttls {
+                        self.field_ttls.push(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         self.kind
     }

@@ -1183,7 +1183,7 @@ mod tests {
                 let r = rng(&mut seed);
                 let f = AddFlags {
                     incr: false,
-                    nx: r % 5 == 0,
+                    nx: r.is_multiple_of(5),
                     xx: r % 5 == 1,
                     gt: r % 5 == 2,
                     lt: r % 5 == 3,

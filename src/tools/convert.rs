@@ -29,6 +29,8 @@ use redkit_formats::{crc64, escape_key};
 
 use crate::aofdir::{write_aof_dir, AofDirSpec};
 use crate::aoffile;
+use rayon::prelude::*;
+
 use crate::batch::{drive, DriveOpts, Event};
 use crate::cmd::Executor;
 use crate::error::{Error, Result};
@@ -165,7 +167,7 @@ pub fn run(input: &Path, opts: &ConvertOpts) -> Result<ConvertReport> {
         }
         _ => None,
     };
-    let source = |out: &mut dyn Out, report: &mut ConvertReport| -> Result<()> {
+    let source = |out: &mut Dest<'_>, report: &mut ConvertReport| -> Result<()> {
         match (&replayed, kind) {
             (Some((ks, _)), _) => from_keyspace(ks, opts, out, report),
             (None, InputKind::Json) => from_json(input, opts, out, report),
@@ -194,31 +196,20 @@ pub fn run(input: &Path, opts: &ConvertOpts) -> Result<ConvertReport> {
     };
     let ctime_s = input_ctime.unwrap_or(opts.now_ms / 1000);
     let write = |w: &mut dyn Write, report: &mut ConvertReport| -> Result<()> {
-        match opts.to {
-            To::Rdb => {
-                let as_base = opts.multi_part.is_some();
-                let mut out = RdbOut::new(w, rdb_target, ctime_s, as_base)?;
-                source(&mut out, report)?;
-                out.finish()
-            }
-            To::Aof if opts.preamble => {
-                let mut out = RdbOut::new(w, rdb_target, ctime_s, true)?;
-                source(&mut out, report)?;
-                out.finish()
-            }
-            To::Aof | To::Resp => {
-                let mut out = AofOut {
-                    w: AofWriter::new(w, opts.aof_target),
-                    restore: opts.to == To::Resp && opts.restore,
-                    dump_target: rdb_target_for(opts.aof_target),
-                    payload: Vec::new(),
-                };
-                source(&mut out, report)?;
-                out.w.finish().map_err(io_err)?;
-                Ok(())
-            }
-            To::Json => Ok(()),
-        }
+        let mut out = match opts.to {
+            To::Rdb => Dest::rdb(w, rdb_target, ctime_s, opts.multi_part.is_some())?,
+            To::Aof if opts.preamble => Dest::rdb(w, rdb_target, ctime_s, true)?,
+            To::Aof => Dest::aof(w, Enc::Aof(opts.aof_target), opts.aof_target),
+            To::Resp if opts.restore => Dest::aof(
+                w,
+                Enc::Restore(opts.aof_target, rdb_target_for(opts.aof_target)),
+                opts.aof_target,
+            ),
+            To::Resp => Dest::aof(w, Enc::Aof(opts.aof_target), opts.aof_target),
+            To::Json => return Ok(()),
+        };
+        source(&mut out, report)?;
+        out.finish()
     };
     let mut result = Ok(());
     let mut run_write = |w: &mut dyn Write| -> Result<()> {
@@ -319,178 +310,249 @@ fn first_rdb_ctime(input: &Path) -> Option<i64> {
     }
 }
 
-/// Where converted keys go.
-trait Out {
-    fn function(&mut self, code: &[u8], report: &mut ConvertReport) -> Result<()>;
-    fn module_aux(&mut self, module_id: u64, raw: &[u8], report: &mut ConvertReport) -> Result<()>;
-    /// The keys that follow are in `db`; the counts are sizing hints.
-    fn db(&mut self, db: u64, keys: u64, expires: u64) -> Result<()>;
-    fn key(
-        &mut self,
-        db: u64,
-        key: &[u8],
-        expire_ms: Option<i64>,
-        v: &ValueBuf,
-        report: &mut ConvertReport,
-    ) -> Result<()>;
+/// How keys are encoded for the output; `Copy` so worker threads each take one.
+#[derive(Debug, Clone, Copy)]
+enum Enc {
+    Rdb(Target),
+    Aof(AofTarget),
+    /// RESTORE commands with DUMP payloads of this RDB version.
+    Restore(AofTarget, Target),
 }
 
-fn count_key(v: &ValueBuf, report: &mut ConvertReport) -> bool {
-    let empty =
-        matches!(v.kind(), Kind::List | Kind::Set | Kind::Zset | Kind::Hash) && v.is_empty();
-    if empty {
-        report.empty += 1;
-    } else {
-        report.keys += 1;
-    }
-    !empty
+/// Keys encoded on one thread: their bytes and what they cost.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    keys: u64,
+    empty: u64,
+    losses: Vec<&'static str>,
 }
 
-struct RdbOut<'w> {
-    w: RdbWriter<&'w mut dyn Write>,
-    db: Option<u64>,
-    hint: (u64, u64),
-}
-
-impl<'w> RdbOut<'w> {
-    fn new(w: &'w mut dyn Write, target: Target, ctime_s: i64, as_base: bool) -> Result<Self> {
-        let mut w = RdbWriter::new(w, target, Limits::default()).map_err(io_err)?;
-        // used-mem is not known offline; 0 keeps rewrites of the same data byte-identical.
-        w.standard_aux(ctime_s, 0, as_base).map_err(io_err)?;
-        Ok(RdbOut {
-            w,
-            db: None,
-            hint: (0, 0),
-        })
-    }
-
-    fn finish(self) -> Result<()> {
-        self.w.finish().map_err(io_err)?;
-        Ok(())
-    }
-}
-
-impl Out for RdbOut<'_> {
-    fn function(&mut self, code: &[u8], report: &mut ConvertReport) -> Result<()> {
-        if !self.w.target().has_functions() {
-            report.lose("function library (RDB 9 has no functions)");
-            return Ok(());
+impl Chunk {
+    fn merge_into(&self, report: &mut ConvertReport) {
+        report.keys += self.keys;
+        report.empty += self.empty;
+        for l in &self.losses {
+            report.lose(l);
         }
-        report.functions += 1;
-        self.w.function(code).map_err(io_err)
-    }
-
-    fn module_aux(&mut self, id: u64, raw: &[u8], _report: &mut ConvertReport) -> Result<()> {
-        self.w.module_aux(id, raw).map_err(io_err)
-    }
-
-    fn db(&mut self, _db: u64, keys: u64, expires: u64) -> Result<()> {
-        self.hint = (keys, expires);
-        Ok(())
-    }
-
-    fn key(
-        &mut self,
-        db: u64,
-        key: &[u8],
-        expire_ms: Option<i64>,
-        v: &ValueBuf,
-        report: &mut ConvertReport,
-    ) -> Result<()> {
-        if !count_key(v, report) {
-            return Ok(());
-        }
-        for l in rdbw::losses(&self.w.target(), v) {
-            report.lose(l.describe());
-        }
-        if self.db != Some(db) {
-            self.w
-                .select_db(db, self.hint.0, self.hint.1)
-                .map_err(io_err)?;
-            self.db = Some(db);
-        }
-        self.w.key(key, expire_ms, v).map_err(io_err)
     }
 }
 
-struct AofOut<'w> {
-    w: AofWriter<&'w mut dyn Write>,
-    restore: bool,
-    dump_target: Target,
+/// Encodes a run of keys of one db into a [`Chunk`]; the chunks of a run are made in parallel
+/// and written in order.
+struct ChunkEnc {
+    enc: Enc,
+    db: u64,
+    chunk: Chunk,
+    aof: Option<AofWriter<Vec<u8>>>,
     payload: Vec<u8>,
 }
 
-impl Out for AofOut<'_> {
-    fn function(&mut self, code: &[u8], report: &mut ConvertReport) -> Result<()> {
-        if !aofwrite::function_losses(&self.w.target()).is_empty() {
-            report.lose("function library (needs Redis 7.0)");
-            return Ok(());
+impl ChunkEnc {
+    fn new(enc: Enc, db: u64) -> Self {
+        let aof = match enc {
+            Enc::Rdb(_) => None,
+            Enc::Aof(t) | Enc::Restore(t, _) => {
+                let mut w = AofWriter::new(Vec::new(), t);
+                // The output selected `db` before this chunk's bytes.
+                w.assume_db(Some(db));
+                Some(w)
+            }
+        };
+        ChunkEnc {
+            enc,
+            db,
+            chunk: Chunk::default(),
+            aof,
+            payload: Vec::new(),
         }
-        report.functions += 1;
-        self.w.function(code).map_err(io_err)
     }
 
-    fn module_aux(&mut self, _id: u64, _raw: &[u8], report: &mut ConvertReport) -> Result<()> {
-        report.lose("module aux data (commands cannot carry it)");
+    fn key(&mut self, key: &[u8], expire_ms: Option<i64>, v: &ValueBuf) -> Result<()> {
+        let empty =
+            matches!(v.kind(), Kind::List | Kind::Set | Kind::Zset | Kind::Hash) && v.is_empty();
+        if empty {
+            self.chunk.empty += 1;
+            return Ok(());
+        }
+        self.chunk.keys += 1;
+        let keyed =
+            |e: std::io::Error| Error::Other(format!("writing key '{}': {e}", escape_key(key)));
+        match (self.enc, self.aof.as_mut()) {
+            (Enc::Rdb(t), _) => {
+                for l in rdbw::losses(&t, v) {
+                    self.chunk.losses.push(l.describe());
+                }
+                rdbw::encode_key_record(
+                    t,
+                    &Limits::default(),
+                    key,
+                    expire_ms,
+                    v,
+                    &mut self.chunk.bytes,
+                )
+                .map_err(keyed)?;
+            }
+            (Enc::Aof(t), Some(w)) => {
+                for l in aofwrite::losses(&t, v) {
+                    self.chunk.losses.push(l.describe());
+                }
+                w.key(self.db, key, expire_ms, v).map_err(keyed)?;
+            }
+            (Enc::Restore(_, dump), Some(w)) => {
+                for l in rdbw::losses(&dump, v) {
+                    self.chunk.losses.push(l.describe());
+                }
+                let p = &mut self.payload;
+                p.clear();
+                p.push(0);
+                let t = rdbw::encode_value(dump, &Limits::default(), v, p).map_err(keyed)?;
+                p[0] = t;
+                p.extend_from_slice(&(dump.version as u16).to_le_bytes());
+                let crc = crc64::crc64(0, p);
+                p.extend_from_slice(&crc.to_le_bytes());
+                let ttl = expire_ms.unwrap_or(0).max(0).to_string();
+                let mut args: Vec<&[u8]> = vec![b"RESTORE", key, ttl.as_bytes(), p, b"REPLACE"];
+                if expire_ms.is_some() {
+                    args.push(b"ABSTTL");
+                }
+                w.write_command(&args).map_err(keyed)?;
+            }
+            _ => {}
+        }
         Ok(())
     }
 
-    fn db(&mut self, _db: u64, _keys: u64, _expires: u64) -> Result<()> {
-        Ok(())
-    }
-
-    fn key(
-        &mut self,
-        db: u64,
-        key: &[u8],
-        expire_ms: Option<i64>,
-        v: &ValueBuf,
-        report: &mut ConvertReport,
-    ) -> Result<()> {
-        if !count_key(v, report) {
-            return Ok(());
+    fn finish(mut self) -> Result<Chunk> {
+        if let Some(w) = self.aof.take() {
+            self.chunk.bytes = w.finish().map_err(io_err)?;
         }
-        if self.restore {
-            for l in rdbw::losses(&self.dump_target, v) {
-                report.lose(l.describe());
-            }
-            self.payload.clear();
-            let t = rdbw::encode_value(self.dump_target, &Limits::default(), v, &mut self.payload)
-                .map_err(io_err)?;
-            self.payload.insert(0, t);
-            self.payload
-                .extend_from_slice(&(self.dump_target.version as u16).to_le_bytes());
-            let crc = crc64::crc64(0, &self.payload);
-            self.payload.extend_from_slice(&crc.to_le_bytes());
-            self.w.select(db).map_err(io_err)?;
-            let ttl = expire_ms.unwrap_or(0).max(0).to_string();
-            let mut args: Vec<&[u8]> =
-                vec![b"RESTORE", key, ttl.as_bytes(), &self.payload, b"REPLACE"];
-            if expire_ms.is_some() {
-                args.push(b"ABSTTL");
-            }
-            return self.w.write_command(&args).map_err(io_err);
-        }
-        for l in aofwrite::losses(&self.w.target(), v) {
-            report.lose(l.describe());
-        }
-        self.w.key(db, key, expire_ms, v).map_err(io_err)
+        Ok(self.chunk)
     }
 }
 
-/// Stream an RDB file's keys into `out`.
+/// The output file: the writer that owns it, and how its keys are encoded.
+enum Sink<'w> {
+    Rdb {
+        w: RdbWriter<&'w mut dyn Write>,
+        db: Option<u64>,
+        hint: (u64, u64),
+    },
+    Aof(AofWriter<&'w mut dyn Write>),
+}
+
+struct Dest<'w> {
+    enc: Enc,
+    sink: Sink<'w>,
+}
+
+impl<'w> Dest<'w> {
+    fn rdb(w: &'w mut dyn Write, target: Target, ctime_s: i64, as_base: bool) -> Result<Self> {
+        let mut w = RdbWriter::new(w, target, Limits::default()).map_err(io_err)?;
+        // used-mem is not known offline; 0 keeps rewrites of the same data byte-identical.
+        w.standard_aux(ctime_s, 0, as_base).map_err(io_err)?;
+        Ok(Dest {
+            enc: Enc::Rdb(target),
+            sink: Sink::Rdb {
+                w,
+                db: None,
+                hint: (0, 0),
+            },
+        })
+    }
+
+    fn aof(w: &'w mut dyn Write, enc: Enc, target: AofTarget) -> Self {
+        Dest {
+            enc,
+            sink: Sink::Aof(AofWriter::new(w, target)),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.sink {
+            Sink::Rdb { w, .. } => w.finish().map(|_| ()).map_err(io_err),
+            Sink::Aof(w) => w.finish().map(|_| ()).map_err(io_err),
+        }
+    }
+
+    fn function(&mut self, code: &[u8], report: &mut ConvertReport) -> Result<()> {
+        match &mut self.sink {
+            Sink::Rdb { w, .. } => {
+                if !w.target().has_functions() {
+                    report.lose("function library (RDB 9 has no functions)");
+                    return Ok(());
+                }
+                w.function(code).map_err(io_err)?;
+            }
+            Sink::Aof(w) => {
+                if !aofwrite::function_losses(&w.target()).is_empty() {
+                    report.lose("function library (needs Redis 7.0)");
+                    return Ok(());
+                }
+                w.function(code).map_err(io_err)?;
+            }
+        }
+        report.functions += 1;
+        Ok(())
+    }
+
+    fn module_aux(&mut self, id: u64, raw: &[u8], report: &mut ConvertReport) -> Result<()> {
+        match &mut self.sink {
+            Sink::Rdb { w, .. } => w.module_aux(id, raw).map_err(io_err),
+            Sink::Aof(_) => {
+                report.lose("module aux data (commands cannot carry it)");
+                Ok(())
+            }
+        }
+    }
+
+    /// The keys that follow are in this db; the counts are sizing hints for RESIZEDB.
+    fn db_hint(&mut self, keys: u64, expires: u64) {
+        if let Sink::Rdb { hint, .. } = &mut self.sink {
+            *hint = (keys, expires);
+        }
+    }
+
+    /// Write a chunk of keys of `db`.
+    fn chunk(&mut self, db: u64, c: &Chunk, report: &mut ConvertReport) -> Result<()> {
+        c.merge_into(report);
+        if c.bytes.is_empty() {
+            return Ok(());
+        }
+        match &mut self.sink {
+            Sink::Rdb { w, db: cur, hint } => {
+                if *cur != Some(db) {
+                    w.select_db(db, hint.0, hint.1).map_err(io_err)?;
+                    *cur = Some(db);
+                }
+                w.raw(&c.bytes).map_err(io_err)
+            }
+            Sink::Aof(w) => {
+                w.select(db).map_err(io_err)?;
+                w.write_raw(&c.bytes).map_err(io_err)
+            }
+        }
+    }
+}
+
+/// Keys per parallel part: eight parts per run keep both cores busy, and a part is large
+/// enough to amortise its writer.
+fn part_len(n: usize) -> usize {
+    (n / 8).max(64)
+}
+
+/// Stream an RDB file's keys into `out`: runs of keys are decoded and encoded on all cores.
 fn from_rdb(
     input: &Path,
     opts: &ConvertOpts,
-    out: &mut dyn Out,
+    out: &mut Dest<'_>,
     report: &mut ConvertReport,
 ) -> Result<()> {
     let mut reader = RdbReader::open(input)?;
     let ctx = Ctx::new(reader.header(), false);
-    let mut walker = Walker::default();
-    let mut vb = ValueBuf::default();
     let mut scratch = Vec::new();
     let mut db = 0u64;
+    let enc = out.enc;
     drive(
         &mut reader,
         &DriveOpts {
@@ -504,13 +566,22 @@ fn from_rdb(
                     Item::ResizeDb {
                         db_size,
                         expires_size,
-                    } => out.db(db, *db_size, *expires_size)?,
+                    } => out.db_hint(*db_size, *expires_size),
                     Item::Function { code } => {
                         let code = code.bytes(&mut scratch, f.start)?.to_vec();
                         out.function(&code, report)?;
                     }
-                    Item::FunctionPreGa { .. } => {
-                        report.lose("function in the Redis 7.0 release-candidate format");
+                    Item::FunctionPreGa {
+                        name, engine, code, ..
+                    } => {
+                        // What a 7.0 server makes of the release-candidate format on load.
+                        let mut lib = b"#!".to_vec();
+                        lib.extend_from_slice(engine.bytes(&mut scratch, f.start)?);
+                        lib.extend_from_slice(b" name=");
+                        lib.extend_from_slice(name.bytes(&mut scratch, f.start)?);
+                        lib.push(b'\n');
+                        lib.extend_from_slice(code.bytes(&mut scratch, f.start)?);
+                        out.function(&lib, report)?;
                     }
                     Item::ModuleAux { module_id, raw } => {
                         out.module_aux(*module_id, raw, report)?
@@ -518,10 +589,23 @@ fn from_rdb(
                     _ => {}
                 },
                 Event::Keys(keys) => {
-                    for k in keys {
-                        vb.start(kind_of(k.rec.rdb_type).unwrap_or(Kind::Module));
-                        decode_value(&ctx, &mut walker, &k.rec, &mut vb)?;
-                        out.key(k.rec.db, &k.key, k.rec.expire_ms, &vb, report)?;
+                    let chunks: Vec<Result<Chunk>> = keys
+                        .par_chunks(part_len(keys.len()))
+                        .map_init(
+                            || (Walker::default(), ValueBuf::default()),
+                            |(w, vb), ks| {
+                                let mut ce = ChunkEnc::new(enc, ks[0].rec.db);
+                                for k in ks {
+                                    vb.start(kind_of(k.rec.rdb_type).unwrap_or(Kind::Module));
+                                    decode_value(&ctx, w, &k.rec, vb)?;
+                                    ce.key(&k.key, k.rec.expire_ms, vb)?;
+                                }
+                                ce.finish()
+                            },
+                        )
+                        .collect();
+                    for (c, ks) in chunks.into_iter().zip(keys.chunks(part_len(keys.len()))) {
+                        out.chunk(ks[0].rec.db, &c?, report)?;
                     }
                 }
             }
@@ -530,50 +614,85 @@ fn from_rdb(
     )
 }
 
-/// Stream redkit's JSON Lines into `out`.
+/// Stream redkit's JSON Lines into `out`, in chunks of keys of one db.
 fn from_json(
     input: &Path,
     opts: &ConvertOpts,
-    out: &mut dyn Out,
+    out: &mut Dest<'_>,
     report: &mut ConvertReport,
 ) -> Result<()> {
     let data = aoffile::map(input).map_err(|e| Error::io(input, e))?;
     let mut r = JsonReader::new(&data);
     let mut vb = ValueBuf::default();
+    let mut cur: Option<ChunkEnc> = None;
+    let flush =
+        |cur: &mut Option<ChunkEnc>, out: &mut Dest<'_>, report: &mut ConvertReport| match cur
+            .take()
+        {
+            Some(ce) => {
+                let db = ce.db;
+                out.chunk(db, &ce.finish()?, report)
+            }
+            None => Ok(()),
+        };
     while let Some(item) = r.next(&mut vb)? {
         match item {
             JsonItem::Key {
                 db, key, expire_ms, ..
             } => {
-                if opts.filter.keep_parts(db, Some(vb.kind()), expire_ms, &key) {
-                    out.key(db, &key, expire_ms, &vb, report)?;
+                if !opts.filter.keep_parts(db, Some(vb.kind()), expire_ms, &key) {
+                    continue;
                 }
+                if cur
+                    .as_ref()
+                    .is_some_and(|c| c.db != db || c.chunk.keys >= 1024)
+                {
+                    flush(&mut cur, out, report)?;
+                }
+                cur.get_or_insert_with(|| ChunkEnc::new(out.enc, db))
+                    .key(&key, expire_ms, &vb)?;
             }
-            JsonItem::Function { code } => out.function(&code, report)?,
-            JsonItem::FunctionPreGa { .. } => {
-                report.lose("function in the Redis 7.0 release-candidate format")
+            JsonItem::Function { code } => {
+                flush(&mut cur, out, report)?;
+                out.function(&code, report)?
             }
-            JsonItem::ModuleAux { module_id, raw } => out.module_aux(module_id, &raw, report)?,
+            JsonItem::FunctionPreGa {
+                name, engine, code, ..
+            } => {
+                flush(&mut cur, out, report)?;
+                let mut lib = b"#!".to_vec();
+                lib.extend_from_slice(&engine);
+                lib.extend_from_slice(b" name=");
+                lib.extend_from_slice(&name);
+                lib.push(b'\n');
+                lib.extend_from_slice(&code);
+                out.function(&lib, report)?
+            }
+            JsonItem::ModuleAux { module_id, raw } => {
+                flush(&mut cur, out, report)?;
+                out.module_aux(module_id, &raw, report)?
+            }
             JsonItem::Aux { .. } => {}
         }
     }
-    Ok(())
+    flush(&mut cur, out, report)
 }
 
-/// Write a replayed keyspace into `out`: functions, then db by db, keys in byte order.
+/// Write a replayed keyspace into `out`: functions, then db by db with keys in byte order,
+/// encoded on all cores.
 fn from_keyspace(
     ks: &Keyspace,
     opts: &ConvertOpts,
-    out: &mut dyn Out,
+    out: &mut Dest<'_>,
     report: &mut ConvertReport,
 ) -> Result<()> {
     for lib in ks.functions.values() {
         out.function(&lib.code, report)?;
     }
-    let mut vb = ValueBuf::default();
+    let enc = out.enc;
     for (dbi, db) in ks.dbs.iter().enumerate() {
         let dbi = dbi as u64;
-        let mut keys: Vec<&keyspace::SStr> = db
+        let mut keys: Vec<(&keyspace::SStr, &keyspace::Entry)> = db
             .map
             .iter()
             .filter(|(k, e)| {
@@ -584,26 +703,32 @@ fn from_keyspace(
                     k.as_bytes(),
                 )
             })
-            .map(|(k, _)| k)
             .collect();
         if keys.is_empty() {
             continue;
         }
-        keys.sort_unstable();
-        out.db(dbi, keys.len() as u64, db.expires() as u64)?;
-        for key in keys {
-            let Some(e) = db.map.get(key.as_bytes()) else {
-                continue;
-            };
-            vb.start(Kind::from_name(e.value.type_name()).unwrap_or(Kind::Module));
-            keyspace::feed(&e.value, &mut vb);
-            out.key(dbi, key.as_bytes(), e.expire(), &vb, report)
-                .map_err(|err| match err {
-                    Error::Other(m) => {
-                        Error::Other(format!("{m} (key '{}')", escape_key(key.as_bytes())))
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out.db_hint(keys.len() as u64, db.expires() as u64);
+        // Bounded runs: the chunks of one run are held in memory until written.
+        for run in keys.chunks(8192) {
+            let chunks: Vec<Result<Chunk>> = run
+                .par_chunks(part_len(run.len()))
+                .map_init(ValueBuf::default, |vb, ks| {
+                    let mut ce = ChunkEnc::new(enc, dbi);
+                    for (key, e) in ks {
+                        vb.start(Kind::from_name(e.value.type_name()).unwrap_or(Kind::Module));
+                        keyspace::feed(&e.value, vb);
+                        if e.value.encoding() == "hashtable" {
+                            vb.sort_members();
+                        }
+                        ce.key(key.as_bytes(), e.expire(), vb)?;
                     }
-                    other => other,
-                })?;
+                    ce.finish()
+                })
+                .collect();
+            for c in chunks {
+                out.chunk(dbi, &c?, report)?;
+            }
         }
     }
     Ok(())

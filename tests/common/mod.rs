@@ -2210,3 +2210,6 @@ pub fn assert_no_mismatch(what: &str, errs: &[String]) {
     }
     panic!("{msg}");
 }
+
+// After the macros above, which it uses.
+pub mod same_server;

@@ -373,24 +373,18 @@ impl<W: Write> Writer<W> {
     /// Empty lists, sets, sorted sets and hashes are not written (servers refuse to load empty
     /// keys and never save them); empty streams are.
     pub fn key(&mut self, key: &[u8], expire_ms: Option<i64>, v: &ValueBuf) -> io::Result<()> {
-        if v.is_empty() && matches!(v.kind(), Kind::List | Kind::Set | Kind::Zset | Kind::Hash) {
-            return Ok(());
+        if encode_key_record(self.target, &self.limits, key, expire_ms, v, &mut self.buf)? {
+            self.flush_item()?;
         }
-        if let Some(ms) = expire_ms {
-            self.buf.push(OP_EXPIRETIME_MS);
-            self.buf.extend_from_slice(&ms.to_le_bytes());
-        }
-        let type_at = self.buf.len();
-        self.buf.push(0);
-        put_str(&mut self.buf, key, self.limits.compression);
-        let mut enc = Encoder {
-            target: self.target,
-            limits: &self.limits,
-            out: &mut self.buf,
-        };
-        let t = enc.value(v)?;
-        self.buf[type_at] = t;
-        self.flush_item()
+        Ok(())
+    }
+
+    /// Bytes made by [`encode_key_record`] (on another thread, say), written as they are.
+    pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.crc = crc64::crc64(self.crc, bytes);
+        self.pos += bytes.len() as u64;
+        Ok(())
     }
 
     /// EOF and the CRC64 trailer; returns the output.
@@ -402,6 +396,45 @@ impl<W: Write> Writer<W> {
         self.pos += 8;
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// Append a whole key record to `out` (what [`Writer::key`] writes): optional EXPIRETIME_MS, the
+/// type byte, the key, the value. Returns false, appending nothing, for an empty list, set,
+/// sorted set or hash (servers never save those and refuse to load them).
+pub fn encode_key_record(
+    target: Target,
+    limits: &Limits,
+    key: &[u8],
+    expire_ms: Option<i64>,
+    v: &ValueBuf,
+    out: &mut Vec<u8>,
+) -> io::Result<bool> {
+    if v.is_empty() && matches!(v.kind(), Kind::List | Kind::Set | Kind::Zset | Kind::Hash) {
+        return Ok(false);
+    }
+    let start = out.len();
+    if let Some(ms) = expire_ms {
+        out.push(OP_EXPIRETIME_MS);
+        out.extend_from_slice(&ms.to_le_bytes());
+    }
+    let type_at = out.len();
+    out.push(0);
+    put_str(out, key, limits.compression);
+    let mut enc = Encoder {
+        target,
+        limits,
+        out: &mut *out,
+    };
+    match enc.value(v) {
+        Ok(t) => {
+            out[type_at] = t;
+            Ok(true)
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
     }
 }
 
@@ -767,6 +800,26 @@ fn put_id(out: &mut Vec<u8>, id: StreamId) {
     out.extend_from_slice(&id.seq.to_be_bytes());
 }
 
+/// The entries-read a server gives a consumer group loaded from a file that did not store it
+/// (RDB 9 and older): there, entries-added is the length and nothing was deleted, so the
+/// counter is known when the group's id is the last id or at/before the first entry.
+fn estimate_entries_read(id: StreamId, length: u64, last_id: StreamId, first_id: StreamId) -> Option<u64> {
+    let added = length;
+    if added == 0 {
+        return Some(0);
+    }
+    match id.cmp(&last_id) {
+        std::cmp::Ordering::Equal => return Some(added),
+        std::cmp::Ordering::Greater => return None,
+        std::cmp::Ordering::Less => {}
+    }
+    match id.cmp(&first_id) {
+        std::cmp::Ordering::Less => Some(added - length),
+        std::cmp::Ordering::Equal => Some(added - length + 1),
+        std::cmp::Ordering::Greater => None,
+    }
+}
+
 /// Size of a listpack integer entry (encoding and back-length).
 fn lp_int_size(v: i64) -> usize {
     let mut b = Vec::with_capacity(10);
@@ -1105,10 +1158,11 @@ impl Encoder<'_> {
             put_str(self.out, lp, c);
         }
         let entries = v.entries();
-        let length = entries.len() as u64;
+        let meta = v.stream_meta();
+        // The stored length is what servers report (a file may disagree with its entries).
+        let length = meta.map_or(entries.len() as u64, |m| m.length);
         let first = entries.first().map(|e| e.id).unwrap_or_default();
         let last = entries.last().map(|e| e.id).unwrap_or_default();
-        let meta = v.stream_meta();
         let last_id = meta.map_or(last, |m| m.last_id.max(last));
         let put_sid = |out: &mut Vec<u8>, id: StreamId| {
             length::encode(id.ms, out);
@@ -1117,11 +1171,7 @@ impl Encoder<'_> {
         self.len(length);
         put_sid(self.out, last_id);
         if level >= 10 {
-            let first_id = if entries.is_empty() {
-                meta.and_then(|m| m.first_id).unwrap_or_default()
-            } else {
-                first
-            };
+            let first_id = meta.and_then(|m| m.first_id).unwrap_or(first);
             put_sid(self.out, first_id);
             put_sid(
                 self.out,
@@ -1137,8 +1187,14 @@ impl Encoder<'_> {
             put_str(self.out, &g.name, c);
             put_sid(self.out, g.last_delivered_id);
             if level >= 10 {
-                // Unknown is stored as -1.
-                self.len(g.entries_read.unwrap_or(u64::MAX));
+                // A group from a file older than RDB 10 has no entries-read: estimate it the
+                // way a server loading that file does; unknown is stored as -1.
+                let read = match (g.entries_read, meta.and_then(|m| m.entries_added)) {
+                    (Some(r), _) => Some(r),
+                    (None, None) => estimate_entries_read(g.last_delivered_id, length, last_id, first),
+                    (None, Some(_)) => None,
+                };
+                self.len(read.unwrap_or(u64::MAX));
             }
             let mut pel: Vec<_> = g.pending.iter().collect();
             pel.sort_by_key(|p| p.id);
