@@ -26,3 +26,5 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+#[cfg(test)]
+mod testutil;

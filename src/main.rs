@@ -229,6 +229,18 @@ struct FilterArgs {
     no_expired: bool,
 }
 
+impl FilterArgs {
+    fn build(&self, now: i64) -> anyhow::Result<Filter> {
+        Ok(Filter::new(
+            self.dbs.clone(),
+            self.key.as_deref(),
+            self.not_key.as_deref(),
+            &self.types,
+            self.no_expired.then_some(now),
+        )?)
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum JsonFormat {
     /// One JSON object per key (docs/json.md).
@@ -415,14 +427,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let progress = !cli.quiet;
     match cli.cmd {
         Cmd::Json(a) => {
-            let f = &a.filter;
-            let filter = Filter::new(
-                f.dbs.clone(),
-                f.key.as_deref(),
-                f.not_key.as_deref(),
-                &f.types,
-                f.no_expired.then_some(now),
-            )?;
+            let filter = a.filter.build(now)?;
             let opts = json::JsonOpts {
                 filter,
                 meta: a.meta,
@@ -504,14 +509,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::Convert(a) => {
-            let f = &a.filter;
-            let filter = Filter::new(
-                f.dbs.clone(),
-                f.key.as_deref(),
-                f.not_key.as_deref(),
-                &f.types,
-                f.no_expired.then_some(now),
-            )?;
+            let filter = a.filter.build(now)?;
             if a.multi_part && a.to != ToFormat::Aof {
                 anyhow::bail!("--multi-part is for --to aof");
             }

@@ -405,29 +405,7 @@ mod tests {
         k
     }
 
-    struct Tmp(PathBuf);
-    impl Tmp {
-        fn new(tag: &str) -> Tmp {
-            let d = std::env::temp_dir().join(format!(
-                "redkit-replay-{tag}-{}-{}",
-                std::process::id(),
-                crate::now_ms()
-            ));
-            let _ = std::fs::remove_dir_all(&d);
-            std::fs::create_dir_all(&d).unwrap();
-            Tmp(d)
-        }
-        fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-            let p = self.0.join(name);
-            std::fs::write(&p, bytes).unwrap();
-            p
-        }
-    }
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testutil::Tmp;
 
     fn run(path: &Path, opts: &ReplayOptions) -> Result<(Executor, ReplayReport)> {
         let mut ex = Executor::new(Keyspace::default());

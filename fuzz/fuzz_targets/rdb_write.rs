@@ -6,7 +6,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use redkit_formats::rdb::consts::{kind_of, Kind};
-use redkit_formats::rdb::read::{decode_value, parse_header, Ctx, Item, Parser, Walker, HEADER_LEN};
+use redkit_formats::rdb::read::{
+    decode_value, parse_header, Ctx, Item, Parser, Walker, HEADER_LEN,
+};
 use redkit_formats::rdb::write::{losses, Limits, Target, Writer};
 use redkit_formats::value::ValueBuf;
 
@@ -100,8 +102,8 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
             let Ok(file) = w.finish() else { continue };
-            let empty = matches!(kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash)
-                && v.is_empty();
+            let empty =
+                matches!(kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash) && v.is_empty();
             if empty || !losses(&t, &v).is_empty() {
                 continue;
             }

@@ -803,7 +803,12 @@ fn put_id(out: &mut Vec<u8>, id: StreamId) {
 /// The entries-read a server gives a consumer group loaded from a file that did not store it
 /// (RDB 9 and older): there, entries-added is the length and nothing was deleted, so the
 /// counter is known when the group's id is the last id or at/before the first entry.
-fn estimate_entries_read(id: StreamId, length: u64, last_id: StreamId, first_id: StreamId) -> Option<u64> {
+fn estimate_entries_read(
+    id: StreamId,
+    length: u64,
+    last_id: StreamId,
+    first_id: StreamId,
+) -> Option<u64> {
     let added = length;
     if added == 0 {
         return Some(0);
@@ -1191,7 +1196,9 @@ impl Encoder<'_> {
                 // way a server loading that file does; unknown is stored as -1.
                 let read = match (g.entries_read, meta.and_then(|m| m.entries_added)) {
                     (Some(r), _) => Some(r),
-                    (None, None) => estimate_entries_read(g.last_delivered_id, length, last_id, first),
+                    (None, None) => {
+                        estimate_entries_read(g.last_delivered_id, length, last_id, first)
+                    }
                     (None, Some(_)) => None,
                 };
                 self.len(read.unwrap_or(u64::MAX));
