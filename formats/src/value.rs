@@ -99,38 +99,31 @@ impl ValueBuf {
     /// always gives the same file.
     pub fn sort_members(&mut self) {
         let arena = &self.arena;
-        let text = |s: &Slot| -> Vec<u8> {
+        // Compare two elements as their string forms, without allocating.
+        fn text<'a>(arena: &'a [u8], s: &Slot, buf: &'a mut [u8; 20]) -> &'a [u8] {
             match *s {
-                Slot::Int(i) => i.to_string().into_bytes(),
-                Slot::Bytes { start, len } => arena[start..start + len].to_vec(),
+                Slot::Int(i) => crate::fmt_i64(i, buf),
+                Slot::Bytes { start, len } => &arena[start..start + len],
             }
+        }
+        let cmp = |a: &Slot, b: &Slot| -> std::cmp::Ordering {
+            let (mut x, mut y) = ([0u8; 20], [0u8; 20]);
+            text(arena, a, &mut x).cmp(text(arena, b, &mut y))
         };
         match self.kind {
-            Kind::Set => {
-                let mut keyed: Vec<(Vec<u8>, Slot)> =
-                    self.slots.iter().map(|s| (text(s), *s)).collect();
-                keyed.sort_by(|a, b| a.0.cmp(&b.0));
-                self.slots = keyed.into_iter().map(|(_, s)| s).collect();
-            }
+            Kind::Set => self.slots.sort_by(cmp),
             Kind::Hash => {
                 let ttls = !self.field_ttls.is_empty();
-                let mut keyed: Vec<(Vec<u8>, Slot, Slot, Option<i64>)> = (0..self.fields)
-                    .map(|i| {
-                        let f = self.slots[2 * i];
-                        let t = if ttls { self.field_ttls[i] } else { None };
-                        (text(&f), f, self.slots[2 * i + 1], t)
-                    })
+                let mut order: Vec<usize> = (0..self.fields).collect();
+                order.sort_by(|&a, &b| cmp(&self.slots[2 * a], &self.slots[2 * b]));
+                let slots: Vec<Slot> = order
+                    .iter()
+                    .flat_map(|&i| [self.slots[2 * i], self.slots[2 * i + 1]])
                     .collect();
-                keyed.sort_by(|a, b| a.0.cmp(&b.0));
-                self.slots.clear();
-                self.field_ttls.clear();
-                for (_, f, v, t) in keyed {
-                    self.slots.push(f);
-                    self.slots.push(v);
-                    if ttls {
-                        self.field_ttls.push(t);
-                    }
+                if ttls {
+                    self.field_ttls = order.iter().map(|&i| self.field_ttls[i]).collect();
                 }
+                self.slots = slots;
             }
             _ => {}
         }
@@ -308,6 +301,43 @@ impl Sink for ValueBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_members_orders_by_string_form_and_keeps_ttls_with_fields() {
+        let mut v = ValueBuf::new(Kind::Set);
+        for e in [
+            Elem::Bytes(b"b"),
+            Elem::Int(10),
+            Elem::Int(9),
+            Elem::Bytes(b""),
+        ] {
+            v.set_member(e);
+        }
+        v.sort_members();
+        let got: Vec<Vec<u8>> = v.elems().map(|e| e.to_vec()).collect();
+        assert_eq!(
+            got,
+            vec![b"".to_vec(), b"10".to_vec(), b"9".to_vec(), b"b".to_vec()]
+        );
+
+        let mut h = ValueBuf::new(Kind::Hash);
+        h.hash_field(Elem::Bytes(b"z"), Elem::Int(1), Some(7));
+        h.hash_field(Elem::Int(5), Elem::Bytes(b"v"), None);
+        h.hash_field(Elem::Bytes(b"a"), Elem::Bytes(b"w"), Some(3));
+        h.sort_members();
+        let got: Vec<(Vec<u8>, Vec<u8>, Option<i64>)> = h
+            .hash()
+            .map(|(f, x, t)| (f.to_vec(), x.to_vec(), t))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (b"5".to_vec(), b"v".to_vec(), None),
+                (b"a".to_vec(), b"w".to_vec(), Some(3)),
+                (b"z".to_vec(), b"1".to_vec(), Some(7)),
+            ]
+        );
+    }
 
     #[test]
     fn collects_each_kind_and_reuses() {

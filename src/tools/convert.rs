@@ -212,13 +212,19 @@ pub fn run(input: &Path, opts: &ConvertOpts) -> Result<ConvertReport> {
         out.finish()
     };
     let mut result = Ok(());
+    let to_stdout = opts.multi_part.is_none() && opts.output.as_os_str() == "-";
     let mut run_write = |w: &mut dyn Write| -> Result<()> {
         let r = write(w, &mut report);
         if r.is_ok() && !report.losses.is_empty() && !opts.lossy {
             return Err(Error::Usage(format!(
-                "the target cannot hold everything in the input ({}); nothing was written; \
-                 pass --lossy to convert anyway",
-                report.loss_lines().join(", ")
+                "the target cannot hold everything in the input ({}); {}; pass --lossy to \
+                 convert anyway",
+                report.loss_lines().join(", "),
+                if to_stdout {
+                    "the output written to stdout lacks it"
+                } else {
+                    "nothing was written"
+                }
             )));
         }
         r
