@@ -667,6 +667,8 @@ fn key_record(o: &Members<'_>, v: &mut ValueBuf) -> std::result::Result<JsonItem
     let value = need(o, "value").map_err(with_key)?;
     v.start(kind);
     feed_value(kind, value, get(o, "field_expire_at_ms"), v).map_err(with_key)?;
+    // What a writer would turn into a file a server refuses is refused here.
+    v.check().map_err(with_key)?;
     Ok(JsonItem::Key {
         db,
         key,
@@ -1109,7 +1111,7 @@ mod tests {
     #[test]
     fn every_shape_of_the_schema() {
         let (item, v) = one(
-            r#"{"db":3,"key":{"base64":"/wBh"},"type":"zset","encoding":"skiplist","expire_at_ms":-5,"value":[["a",0.1],["b","inf"],["c","-inf"],["d","nan"],["e",-0],["f",1e+300],["g",5e-324]],"lru_idle_s":7,"lfu_freq":255}"#,
+            r#"{"db":3,"key":{"base64":"/wBh"},"type":"zset","encoding":"skiplist","expire_at_ms":-5,"value":[["a",0.1],["b","inf"],["c","-inf"],["e",-0],["f",1e+300],["g",5e-324]],"lru_idle_s":7,"lfu_freq":255}"#,
         )
         .unwrap();
         assert_eq!(
@@ -1126,10 +1128,18 @@ mod tests {
         assert_eq!(z[0].1, 0.1);
         assert_eq!(z[1].1, f64::INFINITY);
         assert_eq!(z[2].1, f64::NEG_INFINITY);
-        assert!(z[3].1.is_nan());
-        assert_eq!(z[4].1.to_bits(), (-0.0f64).to_bits());
-        assert_eq!(z[5].1, 1e300);
-        assert_eq!(z[6].1, 5e-324);
+        assert_eq!(z[3].1.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(z[4].1, 1e300);
+        assert_eq!(z[5].1, 5e-324);
+        // NaN reads as a score, but no server holds it: the value is refused.
+        let e = one(r#"{"db":0,"key":"z","type":"zset","value":[["d","nan"]]}"#)
+            .err()
+            .expect("a NaN score is refused");
+        assert!(e.to_string().contains("NaN"), "{e}");
+        let e = one(r#"{"db":0,"key":"s","type":"set","value":["a","a"]}"#)
+            .err()
+            .expect("a duplicate member is refused");
+        assert!(e.to_string().contains("duplicate set member 'a'"), "{e}");
 
         // Hash as pairs with field expiries as pairs; escapes and a surrogate pair.
         let (_, v) = one(

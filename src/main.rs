@@ -71,9 +71,10 @@ struct AofOutArgs {
     /// AOF output as an RDB preamble (the base, with no commands after it).
     #[arg(long)]
     preamble: bool,
-    /// Redis's appendfilename: names the files of a multi-part output.
-    #[arg(long, default_value = "appendonly.aof", value_name = "NAME")]
-    appendfilename: String,
+    /// Redis's appendfilename: names the files of a multi-part output (default appendonly.aof;
+    /// rewrite of a manifest keeps the input's).
+    #[arg(long, value_name = "NAME")]
+    appendfilename: Option<String>,
     /// Redis's appenddirname: OUTPUT is then Redis's `dir` and the AOF directory is OUTPUT/NAME.
     #[arg(long, value_name = "NAME")]
     appenddirname: Option<String>,
@@ -363,7 +364,10 @@ fn convert_opts(
         };
         redkit::aofdir::AofDirSpec {
             dir,
-            filename: o.appendfilename.clone(),
+            filename: o
+                .appendfilename
+                .clone()
+                .unwrap_or_else(|| "appendonly.aof".into()),
             base_is_rdb: o.preamble,
             replace: o.replace,
         }
@@ -546,16 +550,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     a.input.display()
                 );
             }
-            let multi = !a.single_file
-                && matches!(
-                    redkit::aoffile::resolve(&a.input)?,
-                    redkit::aoffile::Input::Manifest(_)
-                );
+            let manifest = match redkit::aoffile::resolve(&a.input)? {
+                redkit::aoffile::Input::Manifest(m) => Some(m),
+                redkit::aoffile::Input::File(_) => None,
+            };
+            let multi = !a.single_file && manifest.is_some();
+            // The server that reads the new directory is configured with the input's
+            // appendfilename: keep it unless told otherwise.
+            let mut aof_out = a.aof_out;
+            if aof_out.appendfilename.is_none() {
+                aof_out.appendfilename = manifest.as_ref().and_then(|m| {
+                    let name = m.file_name()?.to_str()?;
+                    name.strip_suffix(".manifest").map(str::to_string)
+                });
+            }
             let opts = convert_opts(
                 convert::To::Aof,
                 &a.output,
                 multi,
-                &a.aof_out,
+                &aof_out,
                 &a.aof_in,
                 Filter::default(),
                 now,

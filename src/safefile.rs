@@ -68,6 +68,16 @@ pub fn replace_with_result(
     path: &Path,
     write: impl FnOnce(&mut (dyn Write + Send)) -> Result<()>,
 ) -> Result<()> {
+    replace_with_result_backup(path, false, write)
+}
+
+/// [`replace_with_result`], keeping an existing `path` under a backup name when `backup_old` is
+/// set: only once the new content is written and fsynced (a failed write leaves no backup).
+pub fn replace_with_result_backup(
+    path: &Path,
+    backup_old: bool,
+    write: impl FnOnce(&mut (dyn Write + Send)) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -91,6 +101,9 @@ pub fn replace_with_result(
         write(&mut w)?;
         let f = w.into_inner().map_err(|e| io(e.into_error()))?;
         f.sync_all().map_err(io)?;
+        if backup_old && path.exists() {
+            backup(path)?;
+        }
         fs::rename(&tmp, path).map_err(io)
     })();
     if let Err(e) = res {

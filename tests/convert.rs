@@ -530,6 +530,27 @@ fn rdb_to_aof_single_multi_part_and_preamble_load_in_redis() {
     let (mut a, dump) = source(101);
     let tmp = TempDir::new("conv-aof");
 
+    // Commands cannot recreate pending entries of deleted stream entries (XCLAIM of a missing
+    // id drops it): without --lossy the conversion is refused, naming that, and writes nothing.
+    let refused_out = tmp.path().join("refused");
+    let run = redkit_run([
+        os("convert"),
+        dump.as_os_str(),
+        os("--to"),
+        os("aof"),
+        os("--multi-part"),
+        os("-o"),
+        refused_out.as_os_str(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.all_text());
+    assert!(
+        run.stderr
+            .contains("pending entries of deleted stream entries"),
+        "{}",
+        run.stderr
+    );
+    assert!(!refused_out.exists(), "a refused conversion leaves nothing");
+
     // Multi-part: the output directory is an appendonlydir Redis 7.0 starts from.
     let mp = tmp.path().join("mp");
     let report = redkit_ok(&[
@@ -538,6 +559,7 @@ fn rdb_to_aof_single_multi_part_and_preamble_load_in_redis() {
         os("--to"),
         os("aof"),
         os("--multi-part"),
+        os("--lossy"),
         os("-o"),
         mp.as_os_str(),
     ]);
@@ -567,7 +589,8 @@ fn rdb_to_aof_single_multi_part_and_preamble_load_in_redis() {
             os("-o"),
             out.as_os_str(),
         ];
-        args.extend(extra.map(os));
+        // The preamble holds everything; plain commands lose deleted entries' PEL (above).
+        args.push(os(extra.unwrap_or("--lossy")));
         redkit_ok(&args);
         assert_check_aof_valid(&out);
         let bytes = std::fs::read(&out).unwrap();
@@ -867,9 +890,8 @@ fn resp_and_restore_output_piped_through_redis_cli() {
             os("-o"),
             out.as_os_str(),
         ];
-        if restore {
-            args.push(os("--restore"));
-        }
+        // RESTORE payloads hold everything; plain commands lose deleted entries' PEL.
+        args.push(os(if restore { "--restore" } else { "--lossy" }));
         redkit_ok(&args);
         let bytes = std::fs::read(&out).unwrap();
         let has_restore = bytes.windows(9).any(|w| w == b"\r\nRESTORE");
@@ -953,7 +975,9 @@ fn corpus_rdbs_rewritten_as_rdb_10_load_to_the_same_digest() {
         // Every file of version <= 10 redkit writes must pass redis-check-rdb.
         if let Err(text) = check_rdb(&out) {
             let last = text.lines().last().unwrap_or("").to_string();
-            failures.push(format!("{rel}: redis-check-rdb refuses redkit's RDB 10: {last}"));
+            failures.push(format!(
+                "{rel}: redis-check-rdb refuses redkit's RDB 10: {last}"
+            ));
             continue;
         }
         // Servers that refuse the original (modules, ...) do not count.

@@ -175,6 +175,9 @@ pub enum Loss {
     StreamEmptyConsumers,
     /// Pending entries that no consumer owns (no command creates one, on any version).
     StreamUnownedPending,
+    /// Pending entries whose stream entry was deleted: a server replaying XCLAIM of a missing
+    /// id drops it from the PEL (Redis's own rewrite loses them the same way).
+    StreamDeletedPending,
     /// Hash field expiries (before 7.4).
     FieldExpiry,
     /// A function library (before 7.0).
@@ -191,6 +194,9 @@ impl Loss {
             Loss::StreamGroups => "consumer group entries-read counters (need 7.0)",
             Loss::StreamEmptyConsumers => "consumers without pending entries (need 6.2)",
             Loss::StreamUnownedPending => "pending entries owned by no consumer",
+            Loss::StreamDeletedPending => {
+                "pending entries of deleted stream entries (XCLAIM cannot recreate them)"
+            }
             Loss::FieldExpiry => "hash field expiries (need 7.4)",
             Loss::Function => "function libraries (need 7.0)",
             Loss::Module => "module value (modules need 4.0)",
@@ -237,6 +243,14 @@ pub fn losses(t: &AofTarget, v: &ValueBuf) -> Vec<Loss> {
                 .any(|g| g.pending.iter().any(|p| p.consumer.is_none()))
             {
                 out.push(Loss::StreamUnownedPending);
+            }
+            let live = v.entries();
+            let deleted = |id: &StreamId| live.binary_search_by(|e| e.id.cmp(id)).is_err();
+            if v.groups()
+                .iter()
+                .any(|g| g.pending.iter().any(|p| deleted(&p.id)))
+            {
+                out.push(Loss::StreamDeletedPending);
             }
         }
         Kind::Hash => {
@@ -1602,6 +1616,12 @@ mod tests {
         g.consumers[0].pending = vec![id(2, 5)];
         v.stream_group(&g);
         assert_eq!(losses(&t("7.0"), &v), vec![Loss::StreamUnownedPending]);
+        // A pending id that is no live entry cannot come back through XCLAIM.
+        let mut gone = v.clone();
+        let mut g = gone.groups()[0].clone();
+        g.pending[0].id = id(99, 0);
+        gone.stream_group(&g);
+        assert!(losses(&t("7.0"), &gone).contains(&Loss::StreamDeletedPending));
         let got = dec(&one(t("7.0"), &v));
         let g3_claims = got
             .iter()

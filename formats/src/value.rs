@@ -129,6 +129,85 @@ impl ValueBuf {
         }
     }
 
+    /// Is this a value a server would hold? Members and fields unique, scores not NaN, field
+    /// expiries in 1..2^48-1 ms, stream ids strictly increasing and not past the last id, every
+    /// consumer's pending id in its group's PEL and every PEL owner a consumer. Values decoded
+    /// from a file that passed the reader's checks are; values from other sources (JSON) must be
+    /// checked before a writer makes a file a server refuses.
+    pub fn check(&self) -> Result<(), String> {
+        let text = |s: &Slot| -> Vec<u8> {
+            match *s {
+                Slot::Int(i) => i.to_string().into_bytes(),
+                Slot::Bytes { start, len } => self.arena[start..start + len].to_vec(),
+            }
+        };
+        let unique = |slots: &mut dyn Iterator<Item = &Slot>, what: &str| -> Result<(), String> {
+            let mut seen = std::collections::HashSet::new();
+            for s in slots {
+                let t = text(s);
+                if !seen.insert(t.clone()) {
+                    return Err(format!("duplicate {what} '{}'", crate::escape_key(&t)));
+                }
+            }
+            Ok(())
+        };
+        match self.kind {
+            Kind::Set => unique(&mut self.slots.iter(), "set member")?,
+            Kind::Zset => {
+                unique(&mut self.slots.iter(), "sorted set member")?;
+                if self.scores.iter().any(|s| s.is_nan()) {
+                    return Err("a sorted set score is NaN".into());
+                }
+            }
+            Kind::Hash => {
+                unique(&mut self.slots.iter().step_by(2), "hash field")?;
+                const MAX: i64 = (1 << 48) - 1;
+                if let Some(t) = self
+                    .field_ttls
+                    .iter()
+                    .flatten()
+                    .find(|t| !(1..=MAX).contains(*t))
+                {
+                    return Err(format!("hash field expiry {t} is outside 1..2^48-1 ms"));
+                }
+            }
+            Kind::Stream => {
+                if self.entries.windows(2).any(|w| w[0].id >= w[1].id) {
+                    return Err("stream entry ids are not strictly increasing".into());
+                }
+                if let (Some(m), Some(e)) = (&self.meta, self.entries.last()) {
+                    if e.id > m.last_id {
+                        return Err(format!(
+                            "stream entry {} is past the last id {}",
+                            e.id, m.last_id
+                        ));
+                    }
+                }
+                for g in &self.groups {
+                    let mut pel = std::collections::HashSet::new();
+                    for p in &g.pending {
+                        if !pel.insert(p.id) {
+                            return Err(format!("group pending entry {} listed twice", p.id));
+                        }
+                        if p.consumer.is_some_and(|c| c >= g.consumers.len()) {
+                            return Err(format!("pending entry {} has no consumer", p.id));
+                        }
+                    }
+                    for c in &g.consumers {
+                        if let Some(id) = c.pending.iter().find(|id| !pel.contains(*id)) {
+                            return Err(format!(
+                                "consumer '{}' owns {id}, which is not in its group's pending list",
+                                crate::escape_key(&c.name)
+                            ));
+                        }
+                    }
+                }
+            }
+            Kind::String | Kind::List | Kind::Module => {}
+        }
+        Ok(())
+    }
+
     pub fn kind(&self) -> Kind {
         self.kind
     }
@@ -337,6 +416,35 @@ mod tests {
                 (b"z".to_vec(), b"1".to_vec(), Some(7)),
             ]
         );
+    }
+
+    #[test]
+    fn check_refuses_what_a_server_refuses() {
+        let mut v = ValueBuf::new(Kind::Set);
+        v.set_member(Elem::Int(5));
+        v.set_member(Elem::Bytes(b"x"));
+        assert!(v.check().is_ok());
+        v.set_member(Elem::Bytes(b"5"));
+        assert!(v.check().unwrap_err().contains("duplicate set member '5'"));
+
+        let mut h = ValueBuf::new(Kind::Hash);
+        h.hash_field(Elem::Bytes(b"f"), Elem::Int(1), Some(10));
+        assert!(h.check().is_ok());
+        h.hash_field(Elem::Bytes(b"g"), Elem::Int(1), Some(0));
+        assert!(h.check().unwrap_err().contains("outside"));
+        h.start(Kind::Hash);
+        h.hash_field(Elem::Bytes(b"f"), Elem::Int(1), None);
+        h.hash_field(Elem::Bytes(b"f"), Elem::Int(2), None);
+        assert!(h.check().unwrap_err().contains("duplicate hash field"));
+
+        let mut z = ValueBuf::new(Kind::Zset);
+        z.zset_member(Elem::Bytes(b"m"), f64::NAN);
+        assert!(z.check().unwrap_err().contains("NaN"));
+
+        let mut st = ValueBuf::new(Kind::Stream);
+        st.stream_entry(StreamId { ms: 5, seq: 0 }, &[]);
+        st.stream_entry(StreamId { ms: 3, seq: 0 }, &[]);
+        assert!(st.check().unwrap_err().contains("strictly increasing"));
     }
 
     #[test]

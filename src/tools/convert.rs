@@ -181,6 +181,8 @@ pub fn run(input: &Path, opts: &ConvertOpts) -> Result<ConvertReport> {
     };
     let rdb_target = match opts.rdb_target {
         Some(t) => t,
+        // An RDB preamble or base must be readable by the AOF's target server.
+        None if opts.to != To::Rdb => rdb_target_for(opts.aof_target),
         None => match kind {
             InputKind::Rdb => aoffile::map(input)
                 .ok()
@@ -202,7 +204,7 @@ pub fn run(input: &Path, opts: &ConvertOpts) -> Result<ConvertReport> {
             To::Aof => Dest::aof(w, Enc::Aof(opts.aof_target), opts.aof_target),
             To::Resp if opts.restore => Dest::aof(
                 w,
-                Enc::Restore(opts.aof_target, rdb_target_for(opts.aof_target)),
+                Enc::Restore(opts.aof_target, rdb_target),
                 opts.aof_target,
             ),
             To::Resp => Dest::aof(w, Enc::Aof(opts.aof_target), opts.aof_target),
@@ -246,10 +248,7 @@ pub fn run(input: &Path, opts: &ConvertOpts) -> Result<ConvertReport> {
             w.flush().map_err(io_err)?;
         }
     } else {
-        if opts.backup && opts.output.exists() {
-            crate::safefile::backup(&opts.output)?;
-        }
-        crate::safefile::replace_with_result(&opts.output, |w| run_write(w))?;
+        crate::safefile::replace_with_result_backup(&opts.output, opts.backup, |w| run_write(w))?;
     }
     result?;
     Ok(report)
@@ -417,7 +416,13 @@ impl ChunkEnc {
                 p.extend_from_slice(&(dump.version as u16).to_le_bytes());
                 let crc = crc64::crc64(0, p);
                 p.extend_from_slice(&crc.to_le_bytes());
-                let ttl = expire_ms.unwrap_or(0).max(0).to_string();
+                // RESTORE takes 0 as "no expiry": an expiry at or before the epoch is sent as
+                // 1 (already past, so the key is not created), like the plain path's PEXPIREAT.
+                let ttl = match expire_ms {
+                    Some(ms) => ms.max(1),
+                    None => 0,
+                }
+                .to_string();
                 let mut args: Vec<&[u8]> = vec![b"RESTORE", key, ttl.as_bytes(), p, b"REPLACE"];
                 if expire_ms.is_some() {
                     args.push(b"ABSTTL");
@@ -427,6 +432,14 @@ impl ChunkEnc {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Bytes encoded so far.
+    fn size(&self) -> usize {
+        match &self.aof {
+            Some(w) => w.bytes_written() as usize,
+            None => self.chunk.bytes.len(),
+        }
     }
 
     fn finish(mut self) -> Result<Chunk> {
@@ -651,7 +664,7 @@ fn from_json(
                 }
                 if cur
                     .as_ref()
-                    .is_some_and(|c| c.db != db || c.chunk.keys >= 1024)
+                    .is_some_and(|c| c.db != db || c.chunk.keys >= 1024 || c.size() >= 8 << 20)
                 {
                     flush(&mut cur, out, report)?;
                 }
@@ -760,6 +773,7 @@ fn to_json(
             )),
             InputKind::Aof => {
                 let mut ex = Executor::new(Keyspace::default());
+                ex.clock_ms = Some(opts.now_ms);
                 let rr = replay::replay(input, &mut ex, &opts.replay)?;
                 note_replay(&rr, report);
                 let r = json::run_keyspace(&ex.ks, &jopts, w)?;
@@ -779,10 +793,9 @@ fn to_json(
         run(&mut w, &mut report)?;
         w.flush().map_err(io_err)?;
     } else {
-        if opts.backup && opts.output.exists() {
-            crate::safefile::backup(&opts.output)?;
-        }
-        crate::safefile::replace_with_result(&opts.output, |w| run(w, &mut report))?;
+        crate::safefile::replace_with_result_backup(&opts.output, opts.backup, |w| {
+            run(w, &mut report)
+        })?;
     }
     Ok(report)
 }
