@@ -1133,12 +1133,10 @@ mod tests {
         assert_eq!(z[5].1, 5e-324);
         // NaN reads as a score, but no server holds it: the value is refused.
         let e = one(r#"{"db":0,"key":"z","type":"zset","value":[["d","nan"]]}"#)
-            .err()
-            .expect("a NaN score is refused");
+            .expect_err("a NaN score is refused");
         assert!(e.to_string().contains("NaN"), "{e}");
         let e = one(r#"{"db":0,"key":"s","type":"set","value":["a","a"]}"#)
-            .err()
-            .expect("a duplicate member is refused");
+            .expect_err("a duplicate member is refused");
         assert!(e.to_string().contains("duplicate set member 'a'"), "{e}");
 
         // Hash as pairs with field expiries as pairs; escapes and a surrogate pair.
