@@ -21,6 +21,14 @@ pub enum Slot {
     Bytes { start: usize, len: usize },
 }
 
+/// The string form of a stored element (an integer is formatted into `buf`).
+fn slot_text<'a>(arena: &'a [u8], s: &Slot, buf: &'a mut [u8; 20]) -> &'a [u8] {
+    match *s {
+        Slot::Int(i) => crate::fmt_i64(i, buf),
+        Slot::Bytes { start, len } => &arena[start..start + len],
+    }
+}
+
 /// A stream entry: its id and where its field/value slots start (`2 * pairs` slots).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryRef {
@@ -100,15 +108,9 @@ impl ValueBuf {
     pub fn sort_members(&mut self) {
         let arena = &self.arena;
         // Compare two elements as their string forms, without allocating.
-        fn text<'a>(arena: &'a [u8], s: &Slot, buf: &'a mut [u8; 20]) -> &'a [u8] {
-            match *s {
-                Slot::Int(i) => crate::fmt_i64(i, buf),
-                Slot::Bytes { start, len } => &arena[start..start + len],
-            }
-        }
         let cmp = |a: &Slot, b: &Slot| -> std::cmp::Ordering {
             let (mut x, mut y) = ([0u8; 20], [0u8; 20]);
-            text(arena, a, &mut x).cmp(text(arena, b, &mut y))
+            slot_text(arena, a, &mut x).cmp(slot_text(arena, b, &mut y))
         };
         match self.kind {
             Kind::Set => self.slots.sort_by(cmp),
@@ -135,12 +137,7 @@ impl ValueBuf {
     /// from a file that passed the reader's checks are; values from other sources (JSON) must be
     /// checked before a writer makes a file a server refuses.
     pub fn check(&self) -> Result<(), String> {
-        let text = |s: &Slot| -> Vec<u8> {
-            match *s {
-                Slot::Int(i) => i.to_string().into_bytes(),
-                Slot::Bytes { start, len } => self.arena[start..start + len].to_vec(),
-            }
-        };
+        let text = |s: &Slot| -> Vec<u8> { slot_text(&self.arena, s, &mut [0u8; 20]).to_vec() };
         let unique = |slots: &mut dyn Iterator<Item = &Slot>, what: &str| -> Result<(), String> {
             let mut seen = std::collections::HashSet::new();
             for s in slots {

@@ -744,27 +744,20 @@ impl ZSet {
             });
             pos = p3;
         }
-        let mut index: FastMap<&[u8], usize> =
+        // Members by string form (an integer member's text is its own copy, as in
+        // `Hash::set_many`); the first of duplicates is the one lookups find.
+        let mut index: FastMap<Cow<'_, [u8]>, usize> =
             FastMap::with_capacity_and_hasher(list.len() + items.len(), Default::default());
-        // Indexes are taken after the scan so borrowed members stay valid while `list` grows.
+        for (i, it) in list.iter().enumerate() {
+            index.entry(it.member.clone()).or_insert(i);
+        }
         let mut convert = false;
-        for (i, it) in list.iter().enumerate() {
-            if let Cow::Borrowed(b) = it.member {
-                index.entry(b).or_insert(i);
-            }
-        }
-        let mut owned_index: FastMap<Vec<u8>, usize> = FastMap::default();
-        for (i, it) in list.iter().enumerate() {
-            if let Cow::Owned(b) = &it.member {
-                owned_index.entry(b.clone()).or_insert(i);
-            }
-        }
         // A score written to the listpack reads back through its encoding (-0 is stored as
         // the integer 0); once converted, the skiplist keeps the double as given.
         let lp_norm = |s: f64| double_to_i64(s).map_or(s, |i| i as f64);
         let mut outcomes = Vec::with_capacity(items.len());
         for &(m, s) in items {
-            let at = index.get(m).or_else(|| owned_index.get(m)).copied();
+            let at = index.get(m).copied();
             let out = match at {
                 Some(i) => {
                     let cur = list[i].score;
@@ -791,7 +784,7 @@ impl ZSet {
                         member: Cow::Borrowed(m),
                         score: if convert { s } else { lp_norm(s) },
                     });
-                    index.insert(m, i);
+                    index.insert(Cow::Borrowed(m), i);
                     AddOutcome::Added
                 }
             };

@@ -278,6 +278,19 @@ fn note_replay(rr: &ReplayReport, report: &mut ConvertReport) {
     }
 }
 
+/// A function of the Redis 7.0 release-candidate format (opcode 246) as the library a 7.0
+/// server makes of it on load: `#!<engine> name=<name>` and a newline before the code.
+fn pre_ga_library(engine: &[u8], name: &[u8], code: &[u8]) -> Vec<u8> {
+    let mut lib = Vec::with_capacity(code.len() + engine.len() + name.len() + 9);
+    lib.extend_from_slice(b"#!");
+    lib.extend_from_slice(engine);
+    lib.extend_from_slice(b" name=");
+    lib.extend_from_slice(name);
+    lib.push(b'\n');
+    lib.extend_from_slice(code);
+    lib
+}
+
 /// The `ctime` aux field of the RDB at the start of `data`.
 pub fn rdb_ctime(data: &[u8]) -> Option<i64> {
     let header = parse_header(data).ok()?;
@@ -593,13 +606,10 @@ fn from_rdb(
                     Item::FunctionPreGa {
                         name, engine, code, ..
                     } => {
-                        // What a 7.0 server makes of the release-candidate format on load.
-                        let mut lib = b"#!".to_vec();
-                        lib.extend_from_slice(engine.bytes(&mut scratch, f.start)?);
-                        lib.extend_from_slice(b" name=");
-                        lib.extend_from_slice(name.bytes(&mut scratch, f.start)?);
-                        lib.push(b'\n');
-                        lib.extend_from_slice(code.bytes(&mut scratch, f.start)?);
+                        let engine = engine.to_vec(f.start)?;
+                        let name = name.to_vec(f.start)?;
+                        let lib =
+                            pre_ga_library(&engine, &name, code.bytes(&mut scratch, f.start)?);
                         out.function(&lib, report)?;
                     }
                     Item::ModuleAux { module_id, raw } => {
@@ -679,13 +689,7 @@ fn from_json(
                 name, engine, code, ..
             } => {
                 flush(&mut cur, out, report)?;
-                let mut lib = b"#!".to_vec();
-                lib.extend_from_slice(&engine);
-                lib.extend_from_slice(b" name=");
-                lib.extend_from_slice(&name);
-                lib.push(b'\n');
-                lib.extend_from_slice(&code);
-                out.function(&lib, report)?
+                out.function(&pre_ga_library(&engine, &name, &code), report)?
             }
             JsonItem::ModuleAux { module_id, raw } => {
                 flush(&mut cur, out, report)?;
